@@ -1,0 +1,12 @@
+"""Gaussianization flows: the companion package of the tutorial book.
+
+Subpackages and modules:
+
+* :mod:`gaussianization.gauss_keras` — the Keras 3 flow library;
+* :mod:`gaussianization.datasets` — two moons and spiral with exact log-densities;
+* :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics;
+* :mod:`gaussianization.newton` — affine coupling with Newton's method (notebook 01);
+* :mod:`gaussianization.plotting` — the book's one plotting style.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,16 @@
+"""Bijective layers and the flow model that composes them."""
+
+from .base import Bijector
+from .flow import GaussianizationFlow
+from .marginal import MixtureCDFGaussianization, quantile_means
+from .rotation import FixedOrtho, Householder, pca_rotation
+
+__all__ = [
+    "Bijector",
+    "FixedOrtho",
+    "GaussianizationFlow",
+    "Householder",
+    "MixtureCDFGaussianization",
+    "pca_rotation",
+    "quantile_means",
+]

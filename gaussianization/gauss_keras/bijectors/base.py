@@ -1,0 +1,107 @@
+"""The :class:`Bijector` base layer: a differentiable bijection with its log-det.
+
+Conventions used by every bijector of the library:
+
+* **forward** maps data ``x`` to latent ``z``; **inverse** maps ``z`` back to ``x``;
+* inputs are rank-2 tensors ``(batch, d)``; ``d`` is fixed at build time;
+* ``log_det`` is ``log |det J|`` of the map that was applied, **per example**,
+  shape ``(batch,)``; the inverse's log-det is minus the forward one.
+
+Input checks (rank, width) live here, so subclasses implement only the maths in
+``_forward(x)`` and ``_inverse(z)``, each returning ``(output, log_det)``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def check_input(x, expected_dim: int | None, who: str):
+    """Convert ``x`` to a tensor and check that it is ``(batch, expected_dim)``."""
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        x = ops.convert_to_tensor(x, dtype=keras.config.floatx())
+    shape = tuple(x.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"{who} expects a rank-2 input of shape (batch, d); got rank {len(shape)} with shape {shape}."
+        )
+    if expected_dim is not None and shape[-1] is not None and shape[-1] != expected_dim:
+        raise ValueError(
+            f"{who} was built for inputs of width d={expected_dim}; got an input of width {shape[-1]} "
+            f"(shape {shape})."
+        )
+    return x
+
+
+class Bijector(keras.layers.Layer):
+    """Base class of all bijective layers: ``z, log_det = forward_and_log_det(x)``.
+
+    Calling the layer, ``bijector(x)``, returns ``z`` only. Subclasses implement
+    ``build_for_dim(d)`` (create weights), ``_forward(x)`` and ``_inverse(z)``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = None
+
+    # -- building -----------------------------------------------------------------
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) != 2:
+            raise ValueError(
+                f"{self.__class__.__name__} expects inputs of shape (batch, d); got shape {shape}."
+            )
+        if shape[-1] is None:
+            raise ValueError(f"{self.__class__.__name__} needs a known input width d; got shape {shape}.")
+        self.input_dim = int(shape[-1])
+        self.build_for_dim(self.input_dim)
+
+    def build_for_dim(self, dim: int):
+        """Create the weights for inputs of width ``dim`` (override)."""
+
+    def _ensure_built(self, x):
+        who = self.__class__.__name__
+        x = check_input(x, self.input_dim, who)
+        if not self.built:
+            self.build(tuple(x.shape))
+            self.built = True
+        return x
+
+    # -- public API -----------------------------------------------------------------
+    def call(self, x):
+        z, _ = self.forward_and_log_det(x)
+        return z
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward_and_log_det(self, x):
+        """``(z, log_det)`` with ``z = f(x)`` of shape ``(batch, d)`` and ``log_det`` ``(batch,)``."""
+        x = self._ensure_built(x)
+        return self._forward(x)
+
+    def inverse_and_log_det(self, z):
+        """``(x, log_det)`` with ``x = f⁻¹(z)``; ``log_det = log|det J_{f⁻¹}(z)|``, ``(batch,)``."""
+        z = self._ensure_built(z)
+        return self._inverse(z)
+
+    def forward(self, x):
+        """``z = f(x)``, shape ``(batch, d)``."""
+        return self.forward_and_log_det(x)[0]
+
+    def inverse(self, z):
+        """``x = f⁻¹(z)``, shape ``(batch, d)``."""
+        return self.inverse_and_log_det(z)[0]
+
+    # -- to implement ---------------------------------------------------------------
+    def _forward(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _inverse(self, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def zero_log_det(x):
+    """A ``(batch,)`` vector of zeros matching ``x``'s batch size and dtype."""
+    return ops.zeros_like(x[:, 0])

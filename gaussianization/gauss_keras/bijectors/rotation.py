@@ -1,0 +1,150 @@
+"""Orthogonal layers: trainable Householder products and frozen rotations.
+
+Both have ``|det Q| = 1``, so their log-det is zero: they only move
+non-Gaussianity between coordinates so that the next marginal layer can remove it.
+Row-vector convention: ``z = x Q`` for a batch ``x`` of shape ``(batch, d)``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from .base import Bijector, zero_log_det
+
+
+@keras.saving.register_keras_serializable(package="gaussianization")
+class Householder(Bijector):
+    """Product of ``num_reflectors`` Householder reflections, ``Q = H_1 H_2 ⋯ H_m``.
+
+    ``H_j = I - 2 v_j v_jᵀ / ‖v_j‖²`` with trainable ``v_j ∈ ℝ^d`` (weight
+    ``vectors`` of shape ``(m, d)``). Forward applies ``H_1`` first:
+    ``x ← x - 2 (x·v̂_j) v̂_j`` for ``j = 1..m``; the inverse applies them in
+    reverse order (each reflection is its own inverse). Log-det 0.
+    """
+
+    def __init__(self, num_reflectors: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_reflectors) < 1:
+            raise ValueError(f"Householder needs num_reflectors >= 1; got {num_reflectors}.")
+        self.num_reflectors = int(num_reflectors)
+
+    def build_for_dim(self, dim):
+        self.vectors = self.add_weight(
+            name="vectors", shape=(self.num_reflectors, dim),
+            initializer=keras.initializers.RandomNormal(stddev=1.0), trainable=True,
+        )
+
+    def _unit_vectors(self, dtype):
+        v = ops.cast(self.vectors, dtype)
+        return v / ops.sqrt(ops.sum(ops.square(v), axis=-1, keepdims=True))
+
+    @staticmethod
+    def _reflect(x, v):
+        return x - 2.0 * ops.sum(x * v, axis=-1, keepdims=True) * v
+
+    def _forward(self, x):
+        v = self._unit_vectors(x.dtype)
+        for j in range(self.num_reflectors):
+            x = self._reflect(x, v[j])
+        return x, zero_log_det(x)
+
+    def _inverse(self, z):
+        v = self._unit_vectors(z.dtype)
+        for j in reversed(range(self.num_reflectors)):
+            z = self._reflect(z, v[j])
+        return z, zero_log_det(z)
+
+    def matrix(self):
+        """The ``(d, d)`` orthogonal matrix ``Q`` with ``forward(x) = x Q``, as NumPy."""
+        eye = np.eye(self.input_dim, dtype="float64")
+        return ops.convert_to_numpy(self._forward(ops.convert_to_tensor(eye))[0])
+
+    def get_config(self):
+        return {**super().get_config(), "num_reflectors": self.num_reflectors}
+
+
+def _check_orthogonal(matrix, tol=1e-5):
+    q = np.asarray(matrix, dtype="float64")
+    if q.ndim != 2 or q.shape[0] != q.shape[1]:
+        raise ValueError(f"FixedOrtho needs a square (d, d) matrix; got shape {q.shape}.")
+    err = np.abs(q.T @ q - np.eye(q.shape[0])).max()
+    if err > tol:
+        raise ValueError(f"FixedOrtho needs an orthogonal matrix; max |QᵀQ - I| = {err:.2e} > {tol:g}.")
+    return q
+
+
+@keras.saving.register_keras_serializable(package="gaussianization")
+class FixedOrtho(Bijector):
+    """A frozen orthogonal matrix ``Q`` (non-trainable weight ``matrix``, ``(d, d)``).
+
+    Forward ``z = x Q``, inverse ``x = z Qᵀ``, log-det 0. Build one with
+    :meth:`from_pca` (principal axes of data) or :meth:`random_haar`. With no
+    matrix it starts as the identity and is set later (e.g. by the IG warm start).
+    """
+
+    def __init__(self, matrix=None, **kwargs):
+        super().__init__(**kwargs)
+        self._initial = None if matrix is None else _check_orthogonal(matrix)
+
+    @classmethod
+    def from_pca(cls, x, **kwargs):
+        """Columns = principal axes of ``x`` (``(n, d)``), by decreasing variance.
+
+        Signs are fixed so that each axis' largest-magnitude entry is positive.
+        """
+        return cls(pca_rotation(x), **kwargs)
+
+    @classmethod
+    def random_haar(cls, dim: int, seed: int = 0, **kwargs):
+        """A Haar-distributed random orthogonal ``(dim, dim)`` matrix (QR of a Gaussian)."""
+        if int(dim) < 1:
+            raise ValueError(f"random_haar needs dim >= 1; got {dim}.")
+        g = np.random.default_rng(seed).standard_normal((dim, dim))
+        q, r = np.linalg.qr(g)
+        return cls(q * np.sign(np.diag(r)), **kwargs)
+
+    def build_for_dim(self, dim):
+        if self._initial is not None and self._initial.shape[0] != dim:
+            raise ValueError(
+                f"FixedOrtho holds a {self._initial.shape[0]}x{self._initial.shape[0]} matrix but the input "
+                f"width is d={dim}."
+            )
+        init = self._initial if self._initial is not None else np.eye(dim)
+        self.matrix = self.add_weight(
+            name="matrix", shape=(dim, dim), trainable=False,
+            initializer=keras.initializers.Constant(init),
+        )
+
+    def set_matrix(self, matrix):
+        """Replace ``Q`` (checked to be orthogonal)."""
+        self.matrix.assign(_check_orthogonal(matrix).astype(self.matrix.dtype))
+
+    def _forward(self, x):
+        return ops.matmul(x, ops.cast(self.matrix, x.dtype)), zero_log_det(x)
+
+    def _inverse(self, z):
+        return ops.matmul(z, ops.transpose(ops.cast(self.matrix, z.dtype))), zero_log_det(z)
+
+    def get_config(self):
+        config = super().get_config()
+        if self._initial is not None:
+            config["matrix"] = self._initial.tolist()
+        return config
+
+
+def pca_rotation(x):
+    """Principal axes of ``x`` (``(n, d)``) as the columns of a ``(d, d)`` orthogonal matrix.
+
+    Columns are sorted by decreasing variance, each with its largest-magnitude entry
+    positive so that the result is deterministic. ``x`` is centred first.
+    """
+    x = np.asarray(x, dtype="float64")
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"PCA needs an (n, d) array with n >= 2; got shape {x.shape}.")
+    cov = np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    eigvecs = eigvecs[:, np.argsort(eigvals)[::-1]]
+    signs = np.sign(eigvecs[np.argmax(np.abs(eigvecs), axis=0), np.arange(x.shape[1])])
+    return eigvecs * np.where(signs == 0, 1.0, signs)

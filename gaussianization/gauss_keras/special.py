@@ -1,0 +1,164 @@
+"""Special functions of the standard normal, accurate in both tails.
+
+This is the only module of the library that calls the backend (TensorFlow)
+directly: Keras 3 has no normal quantile function, so ``ndtri`` comes from
+``tf.math``. Everything else is written with ``keras.ops``.
+
+Functions (all element-wise, any shape, float32 or float64):
+
+* :func:`log_ndtr`   ``log Φ(x)``: ``erfc`` in the bulk and an asymptotic
+  series in the far lower tail, so it is finite and relatively accurate for
+  every finite ``x`` (e.g. ``log Φ(-1e3) ≈ -5.0e5``).
+* :func:`log_normal_pdf`   ``log φ(x) = -x²/2 - log √(2π)``.
+* :func:`ndtri_from_log`   ``Φ⁻¹(exp L)`` for a log-probability ``L ≤ log ½``,
+  computed in float64 from ``ndtri`` (or an asymptotic start when ``exp L``
+  underflows) and polished by Newton steps on ``log Φ(z) = L``.
+* :func:`normal_quantile_two_tailed`  ``Φ⁻¹(F)`` from the pair ``(log F, log(1-F))``,
+  evaluated from the lower tail when ``F < ½`` and from the upper tail otherwise,
+  so that neither tail is clamped.
+
+Gradients: the last Newton polish in :func:`ndtri_from_log` is differentiated
+with its starting point held constant, which yields exactly the implicit-function
+derivative ``dz/dL = Φ(z)/φ(z)``; no custom gradient is needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+LOG_HALF = math.log(0.5)
+
+# Below this argument erfc underflows (float32
+# near x = -13, float64 near x = -38); the asymptotic series (6 terms) is used there.
+# Its truncation error at the switch is ~1e-8 (float32) and ~1e-17 (float64).
+_ASYMPTOTIC_SWITCH = {"float32": -10.0, "float64": -37.0}
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _switch(dtype) -> float:
+    return _ASYMPTOTIC_SWITCH.get(keras.backend.standardize_dtype(dtype), -10.0)
+
+
+def log_normal_pdf(x):
+    """``log φ(x) = -x²/2 - log √(2π)``, element-wise."""
+    x = ops.convert_to_tensor(x)
+    return -0.5 * ops.square(x) - HALF_LOG_2PI
+
+
+def _log_ndtr_asymptotic(x):
+    """Asymptotic series of ``log Φ(x)`` for ``x ≪ 0`` (``x`` must be negative)."""
+    x2 = ops.square(x)
+    inv = 1.0 / x2
+    # Φ(x) ≈ φ(x)/(-x) · (1 - 1/x² + 3/x⁴ - 15/x⁶ + 105/x⁸ - 945/x¹⁰ + 10395/x¹²)
+    series = 1.0 + inv * (-1.0 + inv * (3.0 + inv * (-15.0 + inv * (105.0 + inv * (-945.0 + inv * 10395.0)))))
+    return log_normal_pdf(x) - ops.log(-x) + ops.log(series)
+
+
+def log_ndtr(x):
+    """``log Φ(x)`` for every finite ``x``; same shape and dtype as ``x``.
+
+    ``x > 0``: ``log1p(-erfc(x/√2)/2)``; ``switch ≤ x ≤ 0``: ``log(erfc(-x/√2)/2)``;
+    ``x < switch``: the asymptotic series. Each branch sees only inputs from its
+    own range, so no branch produces NaN values or NaN gradients.
+    """
+    x = ops.convert_to_tensor(x)
+    switch = _switch(x.dtype)
+    x_pos = ops.maximum(x, 0.0)
+    x_mid = ops.clip(x, switch, 0.0)
+    x_far = ops.minimum(x, switch)
+    upper = ops.log1p(-0.5 * ops.erfc(x_pos * _SQRT_HALF))
+    middle = ops.log(0.5 * ops.erfc(-x_mid * _SQRT_HALF))
+    far = _log_ndtr_asymptotic(x_far)
+    return ops.where(x > 0.0, upper, ops.where(x >= switch, middle, far))
+
+
+def log_ndtr_pair(x):
+    """``(log Φ(x), log Φ(-x))``: log CDF and log survival of the standard normal.
+
+    One ``erfc`` serves both: with ``a = |x|``, the small tail is
+    ``log Φ(-a) = log(erfc(a/√2)/2)`` (the asymptotic series beyond the switch
+    point) and the large one is ``log Φ(a) = log1p(-Φ(-a))``.
+    """
+    x = ops.convert_to_tensor(x)
+    switch = _switch(x.dtype)
+    a = ops.abs(x)
+    log_small = ops.where(
+        a <= -switch,
+        ops.log(0.5 * ops.erfc(ops.minimum(a, -switch) * _SQRT_HALF)),
+        _log_ndtr_asymptotic(-ops.maximum(a, -switch)),
+    )
+    log_large = ops.log1p(-ops.exp(log_small))
+    negative = x < 0.0
+    return ops.where(negative, log_small, log_large), ops.where(negative, log_large, log_small)
+
+
+def _newton_polish(z, log_p):
+    """One Newton step on ``g(z) = log Φ(z) - L``: ``z - g(z) · Φ(z)/φ(z)``."""
+    log_cdf = log_ndtr(z)
+    return z - (log_cdf - log_p) * ops.exp(log_cdf - log_normal_pdf(z))
+
+
+def ndtri_from_log(log_p, *, polish_steps: int = 2):
+    """Lower-tail normal quantile ``z = Φ⁻¹(exp(log_p))`` for ``log_p ≤ log ½``.
+
+    Valid for every finite ``log_p ≤ log ½`` (``z ≤ 0``), including values whose
+    exponential underflows (``log_p = -5e5`` gives ``z ≈ -1000``). Computed in
+    float64 and returned in the dtype of ``log_p``. Differentiable; see the
+    module docstring for how the gradient is obtained.
+    """
+    log_p = ops.convert_to_tensor(log_p)
+    out_dtype = log_p.dtype
+    L = ops.minimum(ops.cast(log_p, "float64"), LOG_HALF)
+    L0 = ops.stop_gradient(L)
+    # Start: ndtri of exp(L) where that is representable, else the asymptotic
+    # inversion of log Φ(z) ≈ -z²/2 - log(-z) - log √(2π).
+    moderate = L0 > -600.0
+    z_bulk = tf.math.ndtri(ops.exp(ops.maximum(L0, -600.0)))
+    t = -2.0 * ops.minimum(L0, -600.0)
+    z_far = -ops.sqrt(t)
+    for _ in range(3):
+        z_far = -ops.sqrt(t - 2.0 * ops.log(-z_far) - 2.0 * HALF_LOG_2PI)
+    z = ops.where(moderate, z_bulk, z_far)
+    for _ in range(polish_steps - 1):
+        z = _newton_polish(z, L0)
+    # The final step is the one autodiff sees: dz/dL = Φ(z)/φ(z).
+    z = _newton_polish(ops.stop_gradient(z), L)
+    return ops.cast(z, out_dtype)
+
+
+def normal_quantile_two_tailed(log_cdf, log_sf):
+    """``Φ⁻¹(F)`` given ``log F`` and ``log(1 - F)``, accurate in both tails.
+
+    Uses the lower-tail quantile of ``log F`` when ``F < ½`` and minus the lower-tail
+    quantile of ``log(1-F)`` otherwise: ``Φ⁻¹(F) = -Φ⁻¹(1-F)``. Shapes broadcast.
+    """
+    log_cdf = ops.convert_to_tensor(log_cdf)
+    log_sf = ops.convert_to_tensor(log_sf, dtype=log_cdf.dtype)
+    lower = log_cdf <= log_sf
+    z = ndtri_from_log(ops.minimum(ops.where(lower, log_cdf, log_sf), LOG_HALF))
+    return ops.where(lower, z, -z)
+
+
+__all__ = [
+    "HALF_LOG_2PI",
+    "log_ndtr",
+    "log_ndtr_pair",
+    "log_normal_pdf",
+    "ndtri_from_log",
+    "normal_quantile_two_tailed",
+    "compile_function",
+]
+
+
+
+def compile_function(fn):
+    """Trace ``fn`` (tensors in, tensors out) into a reusable TensorFlow graph.
+
+    Used for the iterative inverses, whose ``while_loop`` is slow op by op in eager mode.
+    """
+    return tf.function(fn, reduce_retracing=True)

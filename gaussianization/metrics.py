@@ -1,0 +1,164 @@
+"""Quality measures for density models and diagnostics for iterative Gaussianization.
+
+Likelihood measures (SPEC section 6), all in nats:
+
+* :func:`mean_nll` — ``−(1/n) Σ log q(x_i)``.
+* :func:`kl_gap` — the paired Monte Carlo estimate of KL(p || q) on a test
+  sample from p: ``(1/n) Σ [log p(x_i) − log q(x_i)]`` with its standard error.
+
+Information measures (Laparra, Camps-Valls & Malo 2011, "Iterative
+Gaussianization: from ICA to random rotations"), for a sample z of shape (n, d):
+
+* negentropy  J(Z) = KL(p_Z || N(0, I)) = −H(Z) + (d/2) log 2π + ½ E‖Z‖²,
+* marginal negentropies  J(Z_i) = −H(Z_i) + ½ log 2π + ½ E Z_i²,
+* total correlation  T(Z) = Σ_i H(Z_i) − H(Z) = KL(p_Z || Π_i p_{Z_i}),
+
+which satisfy J(Z) = T(Z) + Σ_i J(Z_i). RBIG drives J to zero: each marginal
+Gaussianization removes Σ_i J(Z_i) and leaves T, a rotation redistributes T into
+new marginal negentropy.
+
+Every entropy here, joint (d dimensions) and marginal (d = 1), is the
+Kozachenko–Leonenko k-nearest-neighbour estimator (Kozachenko & Leonenko 1987;
+Kraskov, Stögbauer & Grassberger 2004),
+
+    H ≈ ψ(n) − ψ(k) + log V_d + (d/n) Σ_i log ε_i,
+
+ε_i the Euclidean distance from z_i to its k-th nearest other point,
+V_d = π^{d/2} / Γ(d/2 + 1) the volume of the unit d-ball, k = 5 by default.
+Using one estimator for both makes J = T + Σ J_i hold exactly for the
+estimates. It is consistent; at n = 10⁴ in two dimensions its bias is below
+0.01 nat for Gaussians and about −0.015 nat for a uniform square (points near
+the edges see too few neighbours), with a spread of about 0.01 nat
+(see ``tests/test_metrics.py``). Repeated points make it −∞ and raise ValueError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.special import digamma, gammaln
+
+__all__ = [
+    "gaussian_negentropy",
+    "joint_entropy",
+    "kl_gap",
+    "marginal_entropy",
+    "marginal_negentropy",
+    "mean_nll",
+    "round_trip_errors",
+    "total_correlation",
+]
+
+_HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def _as_1d(values, name: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of per-point values, got shape {v.shape}")
+    return v
+
+
+def _as_sample(z, name: str = "z", min_n: int = 2) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n, d) with d ≥ 1, got shape {z.shape}")
+    if z.shape[0] < min_n:
+        raise ValueError(f"{name} needs at least {min_n} points, got {z.shape[0]}")
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return z
+
+
+def mean_nll(log_q) -> float:
+    """Mean negative log-likelihood in nats: ``−(1/n) Σ_i log q(x_i)``; log_q (n,)."""
+    return float(-_as_1d(log_q, "log_q").mean())
+
+
+def kl_gap(log_p_true, log_q) -> tuple[float, float]:
+    """KL gap to the true density, in nats, with its standard error.
+
+    For x_i ~ p, ``D_i = log p(x_i) − log q(x_i)`` has mean KL(p || q) ≥ 0.
+    Returns ``(mean(D), std(D, ddof=1) / √n)``; log_p_true and log_q are (n,),
+    n ≥ 2. The pairing removes the (large) spread of log p from the error bar.
+    """
+    lp = _as_1d(log_p_true, "log_p_true")
+    lq = _as_1d(log_q, "log_q")
+    if lp.shape != lq.shape:
+        raise ValueError(f"log_p_true and log_q must have the same shape, got {lp.shape} and {lq.shape}")
+    if lp.shape[0] < 2:
+        raise ValueError("kl_gap needs at least 2 points for a standard error")
+    d = lp - lq
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.shape[0]))
+
+
+def joint_entropy(z, k: int = 5) -> float:
+    """Joint differential entropy (nats) by the Kozachenko–Leonenko estimator.
+
+    z (n, d) → scalar:  H = ψ(n) − ψ(k) + log V_d + (d/n) Σ_i log ε_i,
+    ε_i the distance from z_i to its k-th nearest other point, V_d the volume
+    of the unit d-ball. Requires 1 ≤ k < n.
+    """
+    z = _as_sample(z, min_n=2)
+    n, d = z.shape
+    if not 1 <= k < n:
+        raise ValueError(f"k must satisfy 1 ≤ k < n = {n}, got {k}")
+    eps = cKDTree(z).query(z, k=k + 1)[0][:, k]
+    if np.any(eps <= 0.0):
+        raise ValueError(f"z has k + 1 = {k + 1} or more identical points; the k-NN entropy estimate is −∞")
+    log_vd = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1.0)
+    return float(digamma(n) - digamma(k) + log_vd + d * np.log(eps).mean())
+
+
+def marginal_entropy(z, k: int = 5) -> np.ndarray:
+    """Per-coordinate differential entropy (nats), z (n, d) → (d,).
+
+    H_i = :func:`joint_entropy` of the column z[:, i] (the 1-D
+    Kozachenko–Leonenko estimator, V_1 = 2).
+    """
+    z = _as_sample(z, min_n=2)
+    return np.array([joint_entropy(z[:, i : i + 1], k=k) for i in range(z.shape[1])])
+
+
+def marginal_negentropy(z, k: int = 5) -> np.ndarray:
+    """Per-coordinate negentropy J(Z_i) = KL(p_{Z_i} || N(0, 1)), z (n, d) → (d,).
+
+    J_i = −H_i + ½ log 2π + ½ mean(z_i²), H_i from :func:`marginal_entropy`.
+    Zero for a standard normal coordinate; note it also penalises a wrong
+    mean or variance (it measures distance to N(0, 1), not to Gaussianity).
+    """
+    z = _as_sample(z, min_n=2)
+    return -marginal_entropy(z, k=k) + _HALF_LOG_2PI + 0.5 * np.mean(z * z, axis=0)
+
+
+def total_correlation(z, k: int = 5) -> float:
+    """Total correlation T(Z) = Σ_i H(Z_i) − H(Z) in nats, z (n, d) → scalar.
+
+    All entropies by Kozachenko–Leonenko with k neighbours. T ≥ 0, with
+    T = 0 for independent coordinates (estimates can dip below 0 by the bias).
+    """
+    z = _as_sample(z, min_n=2)
+    return float(marginal_entropy(z, k=k).sum() - joint_entropy(z, k=k))
+
+
+def gaussian_negentropy(z, k: int = 5) -> float:
+    """Negentropy J(Z) = KL(p_Z || N(0, I_d)) in nats, z (n, d) → scalar.
+
+    J = −H(Z) + (d/2) log 2π + ½ mean(‖z‖²), H(Z) by Kozachenko–Leonenko;
+    equals ``total_correlation(z, k) + marginal_negentropy(z, k).sum()``. Rotation
+    invariant; zero only for a standard normal sample (up to estimator bias).
+    """
+    z = _as_sample(z, min_n=2)
+    d = z.shape[1]
+    return float(-joint_entropy(z, k=k) + d * _HALF_LOG_2PI + 0.5 * np.mean(np.sum(z * z, axis=1)))
+
+
+def round_trip_errors(x, x_back) -> np.ndarray:
+    """Per-point reconstruction error ‖x_i − x_back_i‖₂; x, x_back (n, d) → (n,)."""
+    a = np.asarray(x, dtype=np.float64)
+    b = np.asarray(x_back, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"x must have shape (n, d), got shape {a.shape}")
+    if a.shape != b.shape:
+        raise ValueError(f"x and x_back must have the same shape, got {a.shape} and {b.shape}")
+    return np.sqrt(np.sum((a - b) ** 2, axis=1))
