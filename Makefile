@@ -28,11 +28,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,book]"
 	touch $@
 
+# Notebooks run during the build (cached in _build/.jupyter_cache); any warning fails it.
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
-	@echo "Site built: open _build/html/index.html"
+	@echo "Site built: open file://$(CURDIR)/_build/html/index.html"
 
-unit: $(STAMP)
+# tests/test_site_check.py drives the real browser, so unit tests need it too.
+unit: $(STAMP) browser
 	$(PY) -m pytest tests -q
 
 notebooks: $(STAMP)
@@ -41,7 +43,9 @@ notebooks: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-site-check: $(STAMP) browser
+# Every page of the built site in headless Chromium: maths typeset, figures loaded,
+# internal links resolve, no log noise, nothing fetched from the network.
+site-check: $(STAMP) browser book
 	$(PY) -m tests.site_check _build/html
 
 test: unit notebooks book site-check

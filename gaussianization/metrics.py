@@ -105,7 +105,9 @@ def joint_entropy(z, k: int = 5) -> float:
         raise ValueError(f"k must satisfy 1 ≤ k < n = {n}, got {k}")
     eps = cKDTree(z).query(z, k=k + 1)[0][:, k]
     if np.any(eps <= 0.0):
-        raise ValueError(f"z has k + 1 = {k + 1} or more identical points; the k-NN entropy estimate is −∞")
+        raise ValueError(
+            f"z has k + 1 = {k + 1} or more identical points; the k-NN entropy estimate is −∞"
+        )
     log_vd = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1.0)
     return float(digamma(n) - digamma(k) + log_vd + d * np.log(eps).mean())
 

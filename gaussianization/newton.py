@@ -30,13 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "BananaTarget", "OptimizationResult", "coupling_forward", "coupling_inverse",
-    "coupling_log_det", "objective", "objective_expression", "objective_and_derivatives",
-    "per_sample_hessians", "newton_maximize", "gradient_ascent",
-]
+__all__ = ["BananaTarget", "OptimizationResult", "coupling_forward", "coupling_inverse",
+           "coupling_log_det", "objective", "objective_expression", "objective_and_derivatives",
+           "per_sample_hessians", "newton_maximize", "gradient_ascent"]
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _theta(theta) -> np.ndarray:
@@ -92,7 +90,7 @@ class BananaTarget:
         mean = self.curvature * x1 * x1 + self.tilt * x1 + self.shift
         r = (x2 - mean) * ops.exp(-log_sigma)
         return (-0.5 * (x1 / self.x1_scale) ** 2 - 0.5 * r * r - log_sigma
-                - math.log(self.x1_scale) - 2.0 * _HALF_LOG_2PI)
+                - math.log(self.x1_scale) - _LOG_2PI)
 
     def _parts(self, x):
         x = _points(x, "x")
@@ -114,9 +112,8 @@ class BananaTarget:
     def hessian(self, x) -> np.ndarray:
         """Hessian of ``log p`` at ``(n, 2)`` points -> ``(n, 2, 2)``."""
         x1, inv_sigma, dmean, r, q = self._parts(x)
-        dr1 = -q  # dr/dx1
-        h11 = (-1.0 / self.x1_scale**2 + dr1 * q
-               + r * (2.0 * self.curvature * inv_sigma - self.fan * dmean * inv_sigma + self.fan * dr1))
+        h11 = (-1.0 / self.x1_scale**2 - q * q
+               + r * ((2.0 * self.curvature - self.fan * dmean) * inv_sigma - self.fan * q))
         h12 = inv_sigma * (dmean * inv_sigma + 2.0 * self.fan * r)
         h22 = -inv_sigma**2
         return np.stack([np.stack([h11, h12], -1), np.stack([h12, h22], -1)], -2)
@@ -164,20 +161,17 @@ def objective(theta, z, target) -> float:
 
 def _pieces(theta, z, target, second=True):
     """Per-sample ``y, u, v (n, 4)``, ``g2, h22, z2 e^s (n,)``; ``None`` if ``y`` overflows."""
-    a, b, c, d = theta
-    z1, z2 = z[:, 0], z[:, 1]
-    with np.errstate(over="ignore", invalid="ignore"):
+    (a, b, c, d), z1, z2 = theta, z[:, 0], z[:, 1]
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite L
         scaled = z2 * np.exp(a * z1 + b)
         y = np.stack([z1, scaled + c * z1 + d], axis=-1)
-    if not np.all(np.isfinite(y)):
-        return None
-    ones, zeros = np.ones_like(z1), np.zeros_like(z1)
-    u = np.stack([z1, ones, zeros, zeros], axis=-1)
-    v = np.stack([scaled * z1, scaled, z1, ones], axis=-1)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite L
-        g2 = target.grad(y)[:, 1]
+        if not np.all(np.isfinite(y)):
+            return None
+        ones, zeros = np.ones_like(z1), np.zeros_like(z1)
+        u = np.stack([z1, ones, zeros, zeros], axis=-1)
+        v = np.stack([scaled * z1, scaled, z1, ones], axis=-1)
         h22 = target.hessian(y)[:, 1, 1] if second else None
-    return y, u, v, g2, h22, scaled
+        return y, u, v, target.grad(y)[:, 1], h22, scaled
 
 
 def _evaluate(theta, z, target, hessian):
@@ -213,10 +207,8 @@ def per_sample_hessians(theta, z, target) -> np.ndarray:
 
 @dataclass
 class OptimizationResult:
-    """Final ``theta (4,)`` and per-iteration histories (entry 0 is the start).
-
-    ``objective`` and ``grad_norm`` have shape ``(iterations + 1,)``; ``grad_norm`` is the
-    Euclidean norm of the gradient of the summed objective ``L``.
+    """Final ``theta (4,)``, whether ``||grad L|| <= tol`` was reached, and per-iteration histories
+    ``objective`` (``L``) and ``grad_norm`` (``||grad L||``), shape ``(iterations + 1,)``, entry 0 the start.
     """
 
     theta: np.ndarray
@@ -301,6 +293,8 @@ def gradient_ascent(theta0, z, target, *, step: float, tol: float = 1e-8,
         raise ValueError(f"step must be a positive finite number, got {step}")
     theta, z = _theta(theta0).copy(), _points(z, "z")
     value, grad, _ = _evaluate(theta, z, target, False)
+    if not np.isfinite(value):
+        raise ValueError("f_theta(z) overflows at theta0")
     values, norms = [value], [_norm(grad)]
     for _ in range(max_iter):
         if norms[-1] <= tol:

@@ -39,7 +39,7 @@ _RC = {
     "figure.figsize": (6.4, 4.0),
     "font.size": 10.5,
     "axes.titlesize": 11.5,
-    "axes.titleweight": "semibold",
+    "axes.titleweight": "bold",
     "axes.labelsize": 10.5,
     "axes.edgecolor": "0.3",
     "axes.linewidth": 0.9,
@@ -132,7 +132,7 @@ def joint_scatter(points, *, color=DATA, title: str | None = None, lim: float | 
         for side in ("top", "right", "left", "bottom"):
             ax.spines[side].set_visible(False)
     if title:
-        fig.suptitle(title, fontweight="semibold")
+        fig.suptitle(title, fontweight="bold")
     return fig
 
 
@@ -165,10 +165,3 @@ def loss_curve(ax, values, *, label: str | None = None, color=DATA, xlabel: str 
         ax.axhline(reference, color=REFERENCE, ls="--", lw=1.1, label=reference_label)
     return style_axes(ax, xlabel=xlabel, ylabel=ylabel)
 
-
-# matplotlib's bundled DejaVu Sans has no semibold face, so the "semibold" titles above fall back to
-# bold and matplotlib logs "findfont: Failed to find font weight semibold ..." to stderr, which would
-# become a stderr output in every rendered notebook. The fallback is what we want; the message is not.
-import logging as _logging  # noqa: E402
-
-_logging.getLogger("matplotlib.font_manager").setLevel(_logging.ERROR)

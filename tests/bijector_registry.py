@@ -52,3 +52,79 @@ def make(name, dim, dtype="float32", seed=0):
     """Build registry entry ``name`` for width ``dim``."""
     entry = REGISTRY[name]
     return entry.factory(max(dim, entry.min_dim), dtype, np.random.default_rng(seed))
+
+
+# -- coupling layers (d >= 2) -------------------------------------------------------------
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+from gaussianization.gauss_keras import (  # noqa: E402
+    MixtureCDFCoupling,
+    RQSplineCoupling,
+    make_mlp_conditioner,
+    make_shared_mlp_conditioner,
+    make_spline_conditioner,
+)
+
+
+@keras.saving.register_keras_serializable(package="gaussianization_tests")
+class ResidualConditioner(keras.Model):
+    """``φ(x_a) = tanh(W2 tanh(W1 x_a + b1) + b2) + tanh(W1 x_a + b1)``, ``θ = W_out φ + c``.
+
+    A user-written conditioner (subclassed ``keras.Model``); ``W_out`` and ``c`` start at zero.
+    """
+
+    def __init__(self, out_width, hidden=16, **kwargs):
+        super().__init__(**kwargs)
+        self.out_width, self.hidden = int(out_width), int(hidden)
+        policy = self.dtype_policy
+        self.inner = keras.layers.Dense(self.hidden, dtype=policy, name="inner")
+        self.block = keras.layers.Dense(self.hidden, dtype=policy, name="block")
+        self.head = keras.layers.Dense(self.out_width, kernel_initializer="zeros", dtype=policy, name="head")
+
+    def build(self, input_shape):
+        self.inner.build(input_shape)
+        self.block.build((None, self.hidden))
+        self.head.build((None, self.hidden))
+
+    def call(self, x_a):
+        h = ops.tanh(self.inner(x_a))
+        return self.head(ops.tanh(self.block(h)) + h)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+                "out_width": self.out_width, "hidden": self.hidden}
+
+
+def coupling_mask(d, rng):
+    """A random mask with at least one True and one False entry."""
+    mask = np.zeros(d, dtype=bool)
+    mask[rng.choice(d, size=int(rng.integers(1, d)), replace=False)] = True
+    return mask
+
+
+def mixture_coupling(d, dt, rng, k=4, shared=False, residual=False):
+    mask = coupling_mask(d, rng)
+    d_b = int((~mask).sum())
+    if residual:
+        conditioner = ResidualConditioner(3 * d_b * k, hidden=8, dtype=dt)
+    elif shared:
+        conditioner = make_shared_mlp_conditioner(d_b, k, (8,), dtype=dt)
+    else:
+        conditioner = make_mlp_conditioner(d_b, k, (8, 8), dtype=dt)
+    layer = MixtureCDFCoupling(mask, conditioner, k, shared_mixture=shared, dtype=dt)
+    return perturb(built(layer, d), rng)
+
+
+def spline_coupling(d, dt, rng):
+    mask = coupling_mask(d, rng)
+    conditioner = make_spline_conditioner(int((~mask).sum()), 6, (8,), dtype=dt)
+    return perturb(built(RQSplineCoupling(mask, conditioner, num_bins=6, bound=3.0, dtype=dt), d), rng, 0.8)
+
+
+REGISTRY.update({
+    "mixture_coupling_k4": Entry(lambda d, dt, rng: mixture_coupling(d, dt, rng), min_dim=2),
+    "mixture_coupling_shared": Entry(lambda d, dt, rng: mixture_coupling(d, dt, rng, k=3, shared=True), min_dim=2),
+    "mixture_coupling_residual": Entry(lambda d, dt, rng: mixture_coupling(d, dt, rng, residual=True), min_dim=2),
+    "rq_spline_coupling": Entry(lambda d, dt, rng: spline_coupling(d, dt, rng), min_dim=2),
+})

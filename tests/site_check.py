@@ -77,7 +77,9 @@ async () => {
   const facts = {};
   const mathNodes = Array.from(document.querySelectorAll('span.math, div.math'));
   facts.math = mathNodes.length;
-  if (mathNodes.length) {
+  const scripts = Array.from(document.querySelectorAll('script[src]')).map(s => s.src);
+  facts.mathjaxSrc = scripts.filter(s => /mathjax/i.test(s));
+  if (mathNodes.length && facts.mathjaxSrc.length) {
     for (let i = 0; i < 300; i++) {
       if (window.MathJax && MathJax.startup && MathJax.startup.promise) break;
       await new Promise(r => setTimeout(r, 50));
@@ -87,14 +89,11 @@ async () => {
       await MathJax.startup.promise;
     }
   } else {
-    facts.mathjax = true;
+    facts.mathjax = mathNodes.length === 0;
   }
   facts.typeset = mathNodes.filter(n => n.querySelector('mjx-container')).length;
   facts.mathErrors = Array.from(document.querySelectorAll('mjx-merror'))
       .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5);
-  const scripts = Array.from(document.querySelectorAll('script[src]')).map(s => s.src);
-  facts.mathjaxSrc = scripts.filter(s => /mathjax/i.test(s));
-
   // Visible text outside code, typeset maths, scripts and styles.
   const root = (document.querySelector('main') || document.body).cloneNode(true);
   root.querySelectorAll('pre, code, script, style, textarea, mjx-container, .highlight, '
@@ -109,7 +108,7 @@ async () => {
       '.cell_output .stderr, .cell_output .traceback, .cell_output .error, .output.stderr, '
       + '.output.traceback, .output.error')).map(n => n.textContent.trim().slice(0, 160));
   facts.outputText = Array.from(document.querySelectorAll('.cell_output'))
-      .map(n => n.textContent).join('\n');
+      .map(n => n.innerText).join('\n');
   facts.links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
   facts.title = document.title;
   return facts;
@@ -124,7 +123,8 @@ class PageResult:
     stats: dict[str, int] = field(default_factory=dict)
 
     def fail(self, kind: str, message: str) -> None:
-        self.problems.append((kind, message))
+        if (kind, message) not in self.problems:
+            self.problems.append((kind, message))
 
     @property
     def ok(self) -> bool:
@@ -317,8 +317,8 @@ def _check_page(context, root: Path, base: str, rel: str, shots: Path | None) ->
 
     def on_console(message):
         if message.type == "error" and not BENIGN_CONSOLE.search(message.text):
-            if "ERR_FAILED" in message.text or "ERR_BLOCKED" in message.text:
-                return  # the blocked request itself is already reported as [network]
+            if "Failed to load resource" in message.text or "ERR_" in message.text:
+                return  # the failed or blocked request itself is reported as [network]
             result.fail("script", f"console error: {message.text[:200]}")
 
     def on_page_error(error):

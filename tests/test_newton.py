@@ -36,11 +36,12 @@ def autodiff():
 def _autodiff_objective(tf, ops, theta, z, target):
     theta = tf.Variable(np.asarray(theta, dtype=np.float64))
     z = tf.constant(z, dtype=tf.float64)
-    with tf.GradientTape() as outer:
+    with tf.GradientTape(persistent=True) as outer:
         with tf.GradientTape() as inner:
             value = newton.objective_expression(theta, z, target, ops)
         grad = inner.gradient(value, theta)
-    return float(value), grad.numpy(), outer.jacobian(grad, theta).numpy()
+    hess = outer.jacobian(grad, theta, experimental_use_pfor=False)
+    return float(value), grad.numpy(), hess.numpy()
 
 
 # --- the coupling map -----------------------------------------------------------------------
@@ -88,12 +89,12 @@ def test_gradient_and_hessian_match_autodiff(autodiff, seed):
 def test_target_derivatives_match_autodiff(autodiff):
     tf, ops = autodiff
     x = tf.Variable(TARGET.sample(200, seed=3))
-    with tf.GradientTape() as outer:
+    with tf.GradientTape(persistent=True) as outer:
         with tf.GradientTape() as inner:
             total = ops.sum(TARGET.log_prob_expression(x, ops))
         grad = inner.gradient(total, x)
     # Rows are independent, so the batch Jacobian of the gradient holds each point's Hessian.
-    hess = outer.batch_jacobian(grad, x).numpy()
+    hess = outer.batch_jacobian(grad, x, experimental_use_pfor=False).numpy()
     assert _relative_error(TARGET.grad(x.numpy()), grad.numpy()) <= 1e-10
     assert _relative_error(TARGET.hessian(x.numpy()), hess) <= 1e-10
     assert np.abs(TARGET.hessian(x.numpy())[:, 0, 1]).max() > 0.1  # the cross term is not zero

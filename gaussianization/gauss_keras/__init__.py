@@ -23,3 +23,22 @@ __all__ = [
     "base_nll_loss",
     "make_gaussianization_flow",
 ]
+
+from .bijectors import CouplingBijector, MixtureCDFCoupling, RQSplineCoupling  # noqa: E402
+from .conditioners import (  # noqa: E402
+    make_mlp_conditioner,
+    make_shared_mlp_conditioner,
+    make_spline_conditioner,
+)
+from .factories import make_coupling_flow, make_spline_coupling_flow  # noqa: E402
+
+__all__ += [
+    "CouplingBijector",
+    "MixtureCDFCoupling",
+    "RQSplineCoupling",
+    "make_coupling_flow",
+    "make_mlp_conditioner",
+    "make_shared_mlp_conditioner",
+    "make_spline_conditioner",
+    "make_spline_coupling_flow",
+]

@@ -14,3 +14,8 @@ __all__ = [
     "pca_rotation",
     "quantile_means",
 ]
+
+from .coupling import CouplingBijector, MixtureCDFCoupling  # noqa: E402
+from .spline import RQSplineCoupling  # noqa: E402
+
+__all__ += ["CouplingBijector", "MixtureCDFCoupling", "RQSplineCoupling"]

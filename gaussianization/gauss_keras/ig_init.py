@@ -1,0 +1,251 @@
+"""Iterative-Gaussianization (RBIG) warm start for diagonal and coupling flows.
+
+:func:`initialize_flow_from_ig` fits the RBIG sequence of :mod:`.rbig` once, in float64,
+and writes it into a flow whose layers follow one of the recognised patterns::
+
+    [FixedOrtho]  then  L × ( rotation,  marginal )
+    rotation  = Householder(m) | FixedOrtho
+    marginal  = MixtureCDFGaussianization                       (diagonal flow)
+              | MixtureCDFCoupling × c, c ≥ 1, whose transformed halves partition {0..d-1}
+                (e.g. Coupling(m), Coupling(¬m))                (coupling flow)
+
+A leading FixedOrtho followed by a rotation gets the PCA axes of ``X`` (no RBIG block).
+A coupling with its final conditioner kernel zeroed is a constant marginal map on its
+transformed half, so a complementary coupling pair holding the per-dimension fits is the
+diagonal marginal layer exactly (zero-kernel equivalence): a diagonal and a coupling flow
+of the same depth get the same rotations and the same mixture fits.
+
+**Rotations.** Block ℓ's rotation is the canonical PCA ``R_ℓ`` of the state (columns by
+decreasing variance, signs fixed). A FixedOrtho takes any orthogonal matrix. A product of
+``m`` reflections has ``det = (-1)^m``, so a Householder layer with ``m ≥ d`` receives
+``Q = diag(s) R_ℓ diag(t)``: ``s`` undoes the sign flips of the previous block, and
+``t`` flips the last principal axis when ``det R_ℓ ≠ (-1)^m`` (PCA axis signs are
+arbitrary). A flipped axis ``i`` gets the mirrored mixture (``μ → -μ``), whose output is
+``-y_ℓ,i``; the flow's state is the RBIG state up to coordinate signs, and its ``log p``
+is unchanged. ``Q`` is decomposed exactly by :func:`householder_vectors`.
+*Fallback* for ``m < d`` (a Householder that cannot represent every rotation): the layer
+keeps its current matrix ``Q`` and the marginals are fitted to the state rotated by it
+(random-rotation RBIG, still a valid RBIG); ``diagnostics.pca_rotation`` marks such blocks.
+The fits then depend on the flow's own rotation, so two flows match only if their
+rotations do.
+
+**Coupling specifics.** Fitted ``log σ`` are clipped to ``±(1 - 10⁻⁶)·B`` (``B`` the
+smallest ``log_scale_bound`` of the flow's couplings) inside the RBIG fit, so the fit stays
+the model the flow computes; ``diagnostics.num_clipped`` counts them. A diagonal flow is
+not clipped unless ``log_scale_clip`` is given: pass the same value to both flows when
+their fits must match even when a scale hits the bound. A ``shared_mixture`` coupling holds
+one mixture for its whole transformed half, so it can take an RBIG fit only when that half
+has one dimension (``d_b = 1``); otherwise ValueError.
+
+**Over-fitting.** Greedy RBIG on the training set keeps improving its training NLL while
+the held-out NLL turns up after some blocks: a few held-out points beyond the training
+range fall in the tail of the narrowest edge component, and every block pushes them
+further out. Remedies (see :func:`~.rbig.fit_rbig`): ``validation_data`` reports held-out
+NLL per block; ``early_stopping_patience`` keeps only the best prefix of blocks and gives
+the remaining ones identity marginals (all components ``N(0, 1)``: ``Φ⁻¹(Φ(x)) = x``; their
+components are then identical, so gradient training moves them together); ``tail_weight``
+adds a defensive wide component to every fit; ``min_scale`` / ``reg_covar`` floor the
+component variances.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .bijectors.coupling import MixtureCDFCoupling
+from .bijectors.marginal import MixtureCDFGaussianization
+from .bijectors.rotation import FixedOrtho, Householder, pca_rotation
+from .rbig import RBIGDiagnostics, check_samples, fit_rbig
+
+__all__ = ["householder_vectors", "initialize_flow_from_ig"]
+
+#: Coupling log-scales are clipped to ±(1 - margin)·B (the layer's own packing margin).
+COUPLING_CLIP_MARGIN = 1e-6
+
+
+def householder_vectors(rotation, num_reflectors: int) -> np.ndarray:
+    """Reflectors ``v`` ``(m, d)`` with ``H_1 H_2 ⋯ H_m = rotation``, ``H_j = I - 2 v_j v_jᵀ/‖v_j‖²``.
+
+    Needs ``m ≥ d`` and ``det(rotation) = (-1)^m``. Column ``k = 0..d-1`` of the current
+    matrix ``A`` (initially ``rotation``) is reflected onto ``e_k`` by ``v = a - ‖a‖e_k``
+    (restricted to rows ``≥ k``; ``a_k - ‖a‖`` by the cancellation-free form
+    ``-Σ_{j>k} a_j² / (a_k + ‖a‖)`` when ``a_k > 0``) and ``A ← H A``; a column that
+    already equals ``e_k`` is skipped. Then ``H_r ⋯ H_1 R = I``, i.e. ``R = H_1 ⋯ H_r``
+    with ``(-1)^r = det R``, and the remaining ``m - r`` (even) slots are filled with
+    identical pairs ``(e_j, e_j)``, whose product is the identity.
+    """
+    q = np.array(rotation, dtype="float64")
+    if q.ndim != 2 or q.shape[0] != q.shape[1]:
+        raise ValueError(f"rotation must be a square (d, d) matrix; got shape {q.shape}.")
+    d, m = q.shape[0], int(num_reflectors)
+    if m < d:
+        raise ValueError(f"{m} reflectors cannot represent every {d}x{d} rotation (need m >= d).")
+    if np.sign(np.linalg.det(q)) != (-1) ** m:
+        raise ValueError(f"A product of m={m} reflections has det {(-1) ** m}; the rotation has det "
+                         f"{np.linalg.det(q):+.3f}.")
+    vectors = []
+    for k in range(d):
+        a = q[k:, k]
+        sigma = float(np.sum(a[1:] ** 2))
+        if sigma == 0.0 and a[0] > 0.0:
+            continue
+        norm = np.sqrt(a[0] ** 2 + sigma)
+        v = np.zeros(d)
+        v[k] = a[0] - norm if a[0] <= 0.0 else -sigma / (a[0] + norm)
+        v[k + 1:] = a[1:]
+        q = q - np.outer(v, (2.0 / (v @ v)) * (v @ q))
+        vectors.append(v)
+    vectors += [np.eye(d)[(j // 2) % d] for j in range(m - len(vectors))]
+    return np.stack(vectors)
+
+
+@dataclasses.dataclass
+class _Block:
+    rotation: object          # Householder or FixedOrtho
+    marginals: list           # [MixtureCDFGaussianization] or [MixtureCDFCoupling, ...]
+
+    @property
+    def exact(self) -> bool:
+        """Whether the rotation layer can hold any rotation (PCA is written)."""
+        return isinstance(self.rotation, FixedOrtho) or self.rotation.num_reflectors >= self.rotation.input_dim
+
+    @property
+    def required_det(self):
+        return (-1) ** self.rotation.num_reflectors if isinstance(self.rotation, Householder) else None
+
+
+def _describe(layers, i):
+    return f"layer {i} ({layers[i].name!r}, {type(layers[i]).__name__})" if i < len(layers) else "the end"
+
+
+def _parse(flow):
+    """``(leading FixedOrtho or None, [_Block, ...])``; ValueError naming an unrecognised layer."""
+    layers, d = list(flow.bijector_layers), flow.input_dim
+    is_rot = lambda layer: isinstance(layer, (Householder, FixedOrtho))  # noqa: E731
+    i, leading, blocks = 0, None, []
+    if len(layers) > 1 and isinstance(layers[0], FixedOrtho) and is_rot(layers[1]):
+        leading, i = layers[0], 1
+    pattern = "[FixedOrtho] + blocks of (Householder | FixedOrtho, MixtureCDFGaussianization | MixtureCDFCoupling...)"
+    while i < len(layers):
+        if not is_rot(layers[i]):
+            raise ValueError(f"initialize_flow_from_ig: expected a rotation (Householder or FixedOrtho) at "
+                             f"{_describe(layers, i)}; recognised pattern: {pattern}.")
+        rotation, i = layers[i], i + 1
+        if i < len(layers) and isinstance(layers[i], MixtureCDFGaussianization):
+            blocks.append(_Block(rotation, [layers[i]]))
+            i += 1
+            continue
+        group, covered = [], np.zeros(d, dtype=int)
+        while i < len(layers) and isinstance(layers[i], MixtureCDFCoupling) and not covered.all():
+            group.append(layers[i])
+            covered[layers[i].transformed_indices] += 1
+            i += 1
+        if not group:
+            raise ValueError(f"initialize_flow_from_ig: expected MixtureCDFGaussianization or MixtureCDFCoupling "
+                             f"after the rotation, got {_describe(layers, i)}; recognised pattern: {pattern}.")
+        if (covered != 1).any():
+            raise ValueError(f"initialize_flow_from_ig: the couplings {[c.name for c in group]} must transform each "
+                             f"of the d={d} dimensions exactly once per block; counts per dimension: "
+                             f"{covered.tolist()}.")
+        for c in group:
+            if c.shared_mixture and c.d_b > 1:
+                raise ValueError(f"initialize_flow_from_ig: {c.name!r} has shared_mixture=True with d_b={c.d_b}; one "
+                                 f"shared mixture cannot hold the per-dimension RBIG fits (use shared_mixture=False).")
+        blocks.append(_Block(rotation, group))
+    if not blocks:
+        raise ValueError("initialize_flow_from_ig: the flow has no (rotation, marginal) block.")
+    return leading, blocks
+
+
+def _signs(blocks, rotations):
+    """Per block ``(s, t)``: written rotation ``diag(s) R diag(t)``; the next block's ``s`` is ``t``."""
+    d = rotations[0].shape[0] if rotations else 0
+    s, out = np.ones(d), []
+    for block, rotation in zip(blocks, rotations):
+        t = np.ones(d)
+        if block.exact and block.required_det is not None:
+            if np.sign(np.linalg.det(rotation)) * np.prod(s) != block.required_det:
+                t[-1] = -1.0
+        out.append((s, t))
+        s = t
+    return out
+
+
+def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None, *, min_scale: float = 0.0,
+                            reg_covar: float = 1e-6, tail_weight: float = 0.0, early_stopping_patience=None,
+                            log_scale_clip: float | None = None, estimate_information: bool = True,
+                            progress=None) -> RBIGDiagnostics:
+    """RBIG warm start: write one PCA rotation and per-dimension GMM fits per block into ``flow``.
+
+    Args:
+        flow: a built :class:`~.bijectors.flow.GaussianizationFlow` of a recognised pattern
+            (module docstring) whose mixture layers share one ``K``.
+        X: training data ``(n, d)``, ``n ≥ max(MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT·K)``
+            (:mod:`.rbig`), finite.
+        random_state: the GMM of block ``ℓ``, dimension ``i`` uses seed ``random_state + 1000ℓ + i``.
+        validation_data: held-out ``(m, d)`` data; adds ``validation_nll`` to the diagnostics.
+        min_scale, reg_covar, tail_weight, early_stopping_patience: regularisation, see
+            :func:`~.rbig.fit_rbig` and the module docstring.
+        log_scale_clip: clip fitted ``log σ`` to ``±c``; default: ``±(1 - 10⁻⁶)·B`` for flows
+            with couplings, none otherwise.
+        estimate_information: k-NN negentropy / total correlation per block.
+        progress: optional ``progress(block, info_dict)`` callback.
+
+    Returns :class:`~.rbig.RBIGDiagnostics` of the float64 RBIG model (the flow computes it in
+    its own dtype). The flow's weights are overwritten; nothing else changes.
+    """
+    if not hasattr(flow, "bijector_layers") or not hasattr(flow, "input_dim"):
+        raise ValueError(f"initialize_flow_from_ig needs a GaussianizationFlow; got {type(flow).__name__}.")
+    leading, blocks = _parse(flow)
+    ks = {layer.num_components for b in blocks for layer in b.marginals}
+    if len(ks) != 1:
+        raise ValueError(f"initialize_flow_from_ig needs one num_components (K) for all mixture layers; got {sorted(ks)}.")
+    k = ks.pop()
+    x = check_samples(X, k, "X", flow.input_dim)
+    val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", flow.input_dim)
+    couplings = [c for b in blocks for c in b.marginals if isinstance(c, MixtureCDFCoupling)]
+    if log_scale_clip is None and couplings:
+        log_scale_clip = (1.0 - COUPLING_CLIP_MARGIN) * min(c.log_scale_bound for c in couplings)
+    if leading is not None:
+        lead = pca_rotation(x)
+        x = x @ lead
+        val = None if val is None else val @ lead
+
+    def rotation_fn(block, state, previous):
+        if blocks[block].exact:
+            return pca_rotation(state)
+        s = _signs(blocks[:block], previous)[-1][1] if block else np.ones(state.shape[1])
+        return s[:, None] * blocks[block].rotation.matrix().astype("float64")
+
+    fitted, diagnostics = fit_rbig(
+        x, len(blocks), k, random_state=random_state, rotation_fn=rotation_fn, validation_data=val,
+        min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight, log_scale_clip=log_scale_clip,
+        early_stopping_patience=early_stopping_patience, estimate_information=estimate_information,
+        progress=progress,
+    )
+    if leading is not None:
+        leading.set_matrix(lead)
+    for block, fit, (s, t) in zip(blocks, fitted, _signs(blocks, [f.rotation for f in fitted])):
+        _write_block(block, fit, s, t)
+    return dataclasses.replace(diagnostics, pca_rotation=np.array([b.exact for b in blocks]))
+
+
+def _write_block(block, fit, s, t):
+    """Write ``diag(s) R diag(t)`` and the (mirrored where ``t = -1``) mixtures of one block."""
+    rotation = block.rotation
+    if block.exact:
+        q = s[:, None] * fit.rotation * t[None, :]
+        if isinstance(rotation, FixedOrtho):
+            rotation.set_matrix(q)
+        else:
+            vectors = householder_vectors(q, rotation.num_reflectors)
+            rotation.vectors.assign(vectors.astype(rotation.vectors.dtype))
+    logits, means, log_scales = fit.logits, fit.means * t[:, None], fit.log_scales
+    for layer in block.marginals:
+        if isinstance(layer, MixtureCDFGaussianization):
+            layer.set_mixture_parameters(logits, means, log_scales)
+        else:
+            idx = np.asarray(layer.transformed_indices)
+            layer.set_constant_parameters(logits[idx], means[idx], log_scales[idx])
