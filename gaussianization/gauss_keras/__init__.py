@@ -42,3 +42,8 @@ __all__ += [
     "make_spline_conditioner",
     "make_spline_coupling_flow",
 ]
+
+from .ig_init import initialize_flow_from_ig  # noqa: E402
+from .rbig import RBIGDiagnostics, fit_rbig  # noqa: E402
+
+__all__ += ["RBIGDiagnostics", "fit_rbig", "initialize_flow_from_ig"]

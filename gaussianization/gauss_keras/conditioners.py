@@ -9,8 +9,12 @@ on ``(None, d_a)``.
 Mixture conditioners output ``3·d_b·K`` values read as ``(3, d_b, K)`` =
 [logits, means, raw log-scales] (``3·K`` when shared), with
 ``log σ = B·tanh(raw)``. Their final bias is set so that the starting mixture is
-useful rather than degenerate: equal weights, means evenly spaced on ``[-2, 2]``
-(0 for ``K = 1``) and ``σ = init_scale`` (default ½), i.e. ``raw = artanh(log σ / B)``.
+useful rather than degenerate: equal weights, ``K`` means evenly spaced on ``[-a, a]``
+and one scale ``σ = 2a/(K-1)`` equal to their spacing (so neighbouring components
+overlap and the CDF has no flat stretch), with ``a`` chosen so that the mixture has
+unit variance: ``a² ((K+1)/(3(K-1)) + 4/(K-1)²) = 1`` (``K = 8``: ``a ≈ 1.40``,
+``σ ≈ 0.40``; ``K = 1``: ``μ = 0, σ = 1``). The map ``Φ⁻¹(F(x))`` is then close to the
+identity on standardised data, yet the components are distinct. ``raw = artanh(log σ / B)``.
 (An all-zero bias would give ``K`` identical components, ``π_k = 1/K, μ_k = 0,
 σ_k = 1``: the identity map, but every component would then receive identical
 gradients forever and the mixture could never use more than one component.)
@@ -33,20 +37,21 @@ def _check_positive(**values):
             raise ValueError(f"{name} must be >= 1; got {value}.")
 
 
-def initial_mixture_bias(rows: int, num_components: int, init_scale: float = 0.5,
-                         log_scale_bound: float = 3.0):
-    """Flat ``(3·rows·K,)`` bias: zero logits, means ``linspace(-2, 2, K)``, ``σ = init_scale``.
+def initial_mixture_bias(rows: int, num_components: int, log_scale_bound: float = 3.0):
+    """Flat ``(3·rows·K,)`` bias of a unit-variance starting mixture (see the module docstring).
 
-    Laid out as ``(3, rows, K)``, matching
+    Laid out as ``(3, rows, K)`` = [logits 0, means, ``artanh(log σ / B)``], matching
     :func:`~gaussianization.gauss_keras.bijectors.coupling.unpack_mixture`.
     """
     k = int(num_components)
-    if not 0.0 < init_scale or abs(math.log(init_scale)) >= log_scale_bound:
-        raise ValueError(
-            f"init_scale must lie in (e^-B, e^B) with B=log_scale_bound={log_scale_bound}; got {init_scale}."
-        )
-    means = np.linspace(-2.0, 2.0, k) if k > 1 else np.zeros(1)
-    raw = math.atanh(math.log(init_scale) / log_scale_bound)
+    if k == 1:
+        means, scale = np.zeros(1), 1.0
+    else:
+        half_range = 1.0 / math.sqrt((k + 1) / (3.0 * (k - 1)) + 4.0 / (k - 1) ** 2)
+        means, scale = np.linspace(-half_range, half_range, k), 2.0 * half_range / (k - 1)
+    if abs(math.log(scale)) >= log_scale_bound:
+        raise ValueError(f"log_scale_bound={log_scale_bound} is too small for the initial scale {scale:.3g}.")
+    raw = math.atanh(math.log(scale) / log_scale_bound)
     bias = np.stack([np.zeros((rows, k)), np.tile(means, (rows, 1)), np.full((rows, k), raw)])
     return bias.reshape(-1)
 
@@ -64,7 +69,7 @@ def _mlp(hidden, out_width, bias, activation, name, dtype):
 
 
 def make_mlp_conditioner(d_b: int, K: int, hidden=(64, 64), activation="tanh", name=None,
-                         init_scale: float = 0.5, log_scale_bound: float = 3.0, dtype=None):
+                         log_scale_bound: float = 3.0, dtype=None):
     """MLP ``d_a → hidden… → 3·d_b·K`` for :class:`MixtureCDFCoupling` (one mixture per b-dim).
 
     Hidden Dense layers use ``activation``; the final Dense has a zero kernel and the
@@ -73,19 +78,19 @@ def make_mlp_conditioner(d_b: int, K: int, hidden=(64, 64), activation="tanh", n
     ``K = 8``, hidden ``(64, 64)``: ``128 + 4160 + 1560 = 5848``.
     """
     _check_positive(d_b=d_b, K=K)
-    bias = initial_mixture_bias(int(d_b), int(K), init_scale, log_scale_bound)
+    bias = initial_mixture_bias(int(d_b), int(K), log_scale_bound)
     return _mlp(hidden, 3 * int(d_b) * int(K), bias, activation, name, dtype)
 
 
 def make_shared_mlp_conditioner(d_b: int, K: int, hidden=(64, 64), activation="tanh", name=None,
-                                init_scale: float = 0.5, log_scale_bound: float = 3.0, dtype=None):
+                                log_scale_bound: float = 3.0, dtype=None):
     """MLP ``d_a → hidden… → 3·K``: one mixture shared by all ``d_b`` transformed dimensions.
 
     Use with ``MixtureCDFCoupling(..., shared_mixture=True)``. ``d_b`` is only checked
     (``≥ 1``); the output width does not depend on it.
     """
     _check_positive(d_b=d_b, K=K)
-    bias = initial_mixture_bias(1, int(K), init_scale, log_scale_bound)
+    bias = initial_mixture_bias(1, int(K), log_scale_bound)
     return _mlp(hidden, 3 * int(K), bias, activation, name, dtype)
 
 

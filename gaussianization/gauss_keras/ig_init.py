@@ -1,68 +1,99 @@
 """Iterative-Gaussianization (RBIG) warm start for diagonal and coupling flows.
 
 :func:`initialize_flow_from_ig` fits the RBIG sequence of :mod:`.rbig` once, in float64,
-and writes it into a flow whose layers follow one of the recognised patterns::
+and writes it into a flow of the pattern ``[FixedOrtho] + L × (rotation, marginal)`` with
+rotation = ``Householder(m)`` | ``FixedOrtho`` and marginal = ``MixtureCDFGaussianization``
+(diagonal flow) | ``MixtureCDFCoupling`` layers whose transformed halves partition the ``d``
+dimensions, e.g. ``Coupling(m), Coupling(¬m)`` (coupling flow). A leading FixedOrtho gets
+the PCA axes of ``X``. A coupling with a zeroed final conditioner kernel is a constant
+marginal map of its transformed half, so the pair holding the per-dimension fits *is* the
+diagonal layer (zero-kernel equivalence): flows of the same depth get the same fits.
 
-    [FixedOrtho]  then  L × ( rotation,  marginal )
-    rotation  = Householder(m) | FixedOrtho
-    marginal  = MixtureCDFGaussianization                       (diagonal flow)
-              | MixtureCDFCoupling × c, c ≥ 1, whose transformed halves partition {0..d-1}
-                (e.g. Coupling(m), Coupling(¬m))                (coupling flow)
+**Rotations.** Block ℓ's rotation is the canonical PCA ``R_ℓ`` of the state. A product of
+``m`` reflections has ``det = (-1)^m``, so a Householder with ``m ≥ d`` receives
+``Q = diag(s) R_ℓ diag(t)``, decomposed exactly by :func:`householder_vectors`: ``t`` flips
+the last principal axis when ``det R_ℓ ≠ (-1)^m`` (PCA signs are arbitrary), a flipped axis
+gets the mirrored mixture (``μ → -μ``, output ``-y_ℓ,i``), and the next block's ``s = t``
+undoes it. The flow's state is the RBIG state up to coordinate signs; ``log p`` is the same.
+*Fallback* when ``m < d``: the Householder keeps its current matrix and the marginals are
+fitted to the state rotated by it (random-rotation RBIG, still valid); such fits depend on
+the flow's own rotation (``diagnostics.pca_rotation`` is False for those blocks).
 
-A leading FixedOrtho followed by a rotation gets the PCA axes of ``X`` (no RBIG block).
-A coupling with its final conditioner kernel zeroed is a constant marginal map on its
-transformed half, so a complementary coupling pair holding the per-dimension fits is the
-diagonal marginal layer exactly (zero-kernel equivalence): a diagonal and a coupling flow
-of the same depth get the same rotations and the same mixture fits.
+**Log-scales** are clipped to ``±(1 - 10⁻⁶)·B`` and snapped (by about one ulp) to values that
+the coupling parametrisation ``log σ = B·tanh(raw)`` reproduces exactly in the flow's dtype
+(:class:`_LogScaleCodec`), so a diagonal and a coupling flow hold bit-identical parameters.
+``B`` is the couplings' ``log_scale_bound``, and the coupling default (3.0) for diagonal
+flows. A ``shared_mixture`` coupling holds one mixture for its transformed half, so it takes
+an RBIG fit only when ``d_b = 1`` (otherwise ValueError).
 
-**Rotations.** Block ℓ's rotation is the canonical PCA ``R_ℓ`` of the state (columns by
-decreasing variance, signs fixed). A FixedOrtho takes any orthogonal matrix. A product of
-``m`` reflections has ``det = (-1)^m``, so a Householder layer with ``m ≥ d`` receives
-``Q = diag(s) R_ℓ diag(t)``: ``s`` undoes the sign flips of the previous block, and
-``t`` flips the last principal axis when ``det R_ℓ ≠ (-1)^m`` (PCA axis signs are
-arbitrary). A flipped axis ``i`` gets the mirrored mixture (``μ → -μ``), whose output is
-``-y_ℓ,i``; the flow's state is the RBIG state up to coordinate signs, and its ``log p``
-is unchanged. ``Q`` is decomposed exactly by :func:`householder_vectors`.
-*Fallback* for ``m < d`` (a Householder that cannot represent every rotation): the layer
-keeps its current matrix ``Q`` and the marginals are fitted to the state rotated by it
-(random-rotation RBIG, still a valid RBIG); ``diagnostics.pca_rotation`` marks such blocks.
-The fits then depend on the flow's own rotation, so two flows match only if their
-rotations do.
-
-**Coupling specifics.** Fitted ``log σ`` are clipped to ``±(1 - 10⁻⁶)·B`` (``B`` the
-smallest ``log_scale_bound`` of the flow's couplings) inside the RBIG fit, so the fit stays
-the model the flow computes; ``diagnostics.num_clipped`` counts them. A diagonal flow is
-not clipped unless ``log_scale_clip`` is given: pass the same value to both flows when
-their fits must match even when a scale hits the bound. A ``shared_mixture`` coupling holds
-one mixture for its whole transformed half, so it can take an RBIG fit only when that half
-has one dimension (``d_b = 1``); otherwise ValueError.
-
-**Over-fitting.** Greedy RBIG on the training set keeps improving its training NLL while
-the held-out NLL turns up after some blocks: a few held-out points beyond the training
-range fall in the tail of the narrowest edge component, and every block pushes them
-further out. Remedies (see :func:`~.rbig.fit_rbig`): ``validation_data`` reports held-out
-NLL per block; ``early_stopping_patience`` keeps only the best prefix of blocks and gives
-the remaining ones identity marginals (all components ``N(0, 1)``: ``Φ⁻¹(Φ(x)) = x``; their
-components are then identical, so gradient training moves them together); ``tail_weight``
-adds a defensive wide component to every fit; ``min_scale`` / ``reg_covar`` floor the
-component variances.
+**Over-fitting.** Greedy RBIG keeps lowering the training NLL while the held-out NLL turns
+up after some blocks: held-out points beyond the training range fall in the tail of the
+narrowest edge component, and every block pushes them further out. Remedies
+(:func:`~.rbig.fit_rbig`): ``validation_data`` reports held-out NLL per block;
+``early_stopping_patience`` keeps the best prefix of blocks and gives the rest identity
+marginals (all components ``N(0, 1)``, so ``Φ⁻¹(Φ(x)) = x``; their identical components then
+move together under gradient training); ``tail_weight`` adds a defensive wide component to
+every fit; ``min_scale`` / ``reg_covar`` floor the component variances.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import numpy as np
+from keras import ops
 
-from .bijectors.coupling import MixtureCDFCoupling
+from .bijectors.coupling import MixtureCDFCoupling, pack_mixture, unpack_mixture
 from .bijectors.marginal import MixtureCDFGaussianization
 from .bijectors.rotation import FixedOrtho, Householder, pca_rotation
 from .rbig import RBIGDiagnostics, check_samples, fit_rbig
 
 __all__ = ["householder_vectors", "initialize_flow_from_ig"]
 
-#: Coupling log-scales are clipped to ±(1 - margin)·B (the layer's own packing margin).
+#: Fitted log-scales are clipped to ±(1 - margin)·B (the coupling layer's own packing margin).
 COUPLING_CLIP_MARGIN = 1e-6
+#: The coupling's default bound B, used for flows without couplings.
+DEFAULT_LOG_SCALE_BOUND = inspect.signature(MixtureCDFCoupling).parameters["log_scale_bound"].default
+
+
+class _LogScaleCodec:
+    """Log-scales a coupling with bound ``B`` represents exactly in ``dtype``.
+
+    A coupling computes ``log σ = B·tanh(raw)`` in its dtype from ``raw = artanh(log σ/B)``
+    rounded to that dtype, so a value passed to ``set_constant_parameters`` comes back a few
+    units in the last place (ulp) off. :meth:`snap` rounds each ``log σ`` to the nearest value
+    the coupling reproduces exactly (searching ``raw`` within ±``steps`` ulp; a change of about
+    one ulp, with ``pack_mixture``/``unpack_mixture`` evaluated as the layer does); a diagonal
+    layer stores that value exactly, so both flow kinds hold bit-identical ``σ``.
+    :meth:`encode` gives the input that makes the coupling produce a snapped value.
+    """
+
+    def __init__(self, bound, dtype, steps=8):
+        self.bound, self.dtype, self.steps = float(bound), np.dtype(dtype), steps
+
+    def _search(self, target):
+        target = np.asarray(target, dtype="float64")
+        lim = 1.0 - COUPLING_CLIP_MARGIN
+        lo = hi = np.arctanh(np.clip(target / self.bound, -lim, lim)).astype(self.dtype)
+        raws = [lo]
+        for _ in range(self.steps):
+            lo, hi = np.nextafter(lo, self.dtype.type(-np.inf)), np.nextafter(hi, self.dtype.type(np.inf))
+            raws += [lo, hi]
+        passed = self.bound * np.tanh(np.stack(raws).astype("float64"))      # (c, d, K)
+        zeros = np.zeros_like(target)
+        theta = np.stack([pack_mixture(zeros, zeros, p, self.bound) for p in passed]).astype(self.dtype)
+        rows, k = target.shape
+        eff = ops.convert_to_numpy(unpack_mixture(ops.convert_to_tensor(theta), rows, k, False, self.bound)[2])
+        best = np.argmin(np.abs(eff.astype("float64") - target), axis=0)[None]   # first = fewest ulps
+        pick = lambda a: np.take_along_axis(a, best, axis=0)[0]  # noqa: E731
+        return pick(eff).astype("float64"), pick(passed)
+
+    def snap(self, log_scales):
+        return self._search(log_scales)[0]
+
+    def encode(self, log_scales):
+        return self._search(log_scales)[1]
 
 
 def householder_vectors(rotation, num_reflectors: int) -> np.ndarray:
@@ -175,7 +206,7 @@ def _signs(blocks, rotations):
 
 def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None, *, min_scale: float = 0.0,
                             reg_covar: float = 1e-6, tail_weight: float = 0.0, early_stopping_patience=None,
-                            log_scale_clip: float | None = None, estimate_information: bool = True,
+                            log_scale_bound: float | None = None, estimate_information: bool = True,
                             progress=None) -> RBIGDiagnostics:
     """RBIG warm start: write one PCA rotation and per-dimension GMM fits per block into ``flow``.
 
@@ -188,8 +219,11 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
         validation_data: held-out ``(m, d)`` data; adds ``validation_nll`` to the diagnostics.
         min_scale, reg_covar, tail_weight, early_stopping_patience: regularisation, see
             :func:`~.rbig.fit_rbig` and the module docstring.
-        log_scale_clip: clip fitted ``log σ`` to ``±c``; default: ``±(1 - 10⁻⁶)·B`` for flows
-            with couplings, none otherwise.
+        log_scale_bound: ``B``: fitted ``log σ`` are clipped to ``±(1 - 10⁻⁶)·B`` and snapped
+            to the values ``B·tanh(raw)`` represents exactly (:class:`_LogScaleCodec`). Default:
+            the couplings' (smallest) ``log_scale_bound``, or for a diagonal flow the coupling
+            default (3.0, i.e. ``σ ∈ (0.05, 20)``), so matched flows get bit-identical fits.
+            ``float("inf")`` disables both (diagonal flows only).
         estimate_information: k-NN negentropy / total correlation per block.
         progress: optional ``progress(block, info_dict)`` callback.
 
@@ -205,9 +239,14 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
     k = ks.pop()
     x = check_samples(X, k, "X", flow.input_dim)
     val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", flow.input_dim)
-    couplings = [c for b in blocks for c in b.marginals if isinstance(c, MixtureCDFCoupling)]
-    if log_scale_clip is None and couplings:
-        log_scale_clip = (1.0 - COUPLING_CLIP_MARGIN) * min(c.log_scale_bound for c in couplings)
+    bounds = [c.log_scale_bound for b in blocks for c in b.marginals if isinstance(c, MixtureCDFCoupling)]
+    bound = float(log_scale_bound if log_scale_bound is not None else min(bounds, default=DEFAULT_LOG_SCALE_BOUND))
+    if not bound > 0.0 or (bounds and bound > min(bounds)):
+        raise ValueError(f"log_scale_bound must be > 0 and at most the couplings' bound {min(bounds, default=np.inf)}; "
+                         f"got {log_scale_bound}.")
+    dtype = np.dtype(blocks[0].marginals[0].compute_dtype)
+    clip, snap = (None, None) if np.isinf(bound) else (
+        (1.0 - COUPLING_CLIP_MARGIN) * bound, _LogScaleCodec(bound, dtype).snap)
     if leading is not None:
         lead = pca_rotation(x)
         x = x @ lead
@@ -221,18 +260,18 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
 
     fitted, diagnostics = fit_rbig(
         x, len(blocks), k, random_state=random_state, rotation_fn=rotation_fn, validation_data=val,
-        min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight, log_scale_clip=log_scale_clip,
+        min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight, log_scale_clip=clip, log_scale_snap=snap,
         early_stopping_patience=early_stopping_patience, estimate_information=estimate_information,
         progress=progress,
     )
     if leading is not None:
         leading.set_matrix(lead)
     for block, fit, (s, t) in zip(blocks, fitted, _signs(blocks, [f.rotation for f in fitted])):
-        _write_block(block, fit, s, t)
+        _write_block(block, fit, s, t, dtype)
     return dataclasses.replace(diagnostics, pca_rotation=np.array([b.exact for b in blocks]))
 
 
-def _write_block(block, fit, s, t):
+def _write_block(block, fit, s, t, dtype):
     """Write ``diag(s) R diag(t)`` and the (mirrored where ``t = -1``) mixtures of one block."""
     rotation = block.rotation
     if block.exact:
@@ -248,4 +287,5 @@ def _write_block(block, fit, s, t):
             layer.set_mixture_parameters(logits, means, log_scales)
         else:
             idx = np.asarray(layer.transformed_indices)
-            layer.set_constant_parameters(logits[idx], means[idx], log_scales[idx])
+            encoded = _LogScaleCodec(layer.log_scale_bound, dtype).encode(log_scales[idx])
+            layer.set_constant_parameters(logits[idx], means[idx], encoded)

@@ -38,7 +38,8 @@ _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 class RBIGBlock:
     """One fitted block: ``rotation`` ``(d, d)``; ``logits``, ``means``, ``log_scales`` ``(d, K)``.
 
-    ``fitted`` is False for an identity marginal (all components ``N(0, 1)``).
+    ``fitted`` is False for an identity marginal (all components ``N(0, 1)``);
+    ``converged`` ``(d,)``: EM convergence flags; ``num_clipped``: log-scales clipped.
     """
 
     rotation: np.ndarray
@@ -46,6 +47,8 @@ class RBIGBlock:
     means: np.ndarray
     log_scales: np.ndarray
     fitted: bool = True
+    converged: np.ndarray | None = None
+    num_clipped: int = 0
 
     @property
     def mixture_parameters(self):
@@ -60,9 +63,10 @@ class RBIGDiagnostics:
     training / held-out data (``validation_nll`` is None without validation data).
     ``negentropy`` and ``total_correlation`` ``(L+1,)``: k-NN estimates
     (:mod:`gaussianization.metrics`) for the training state ``y_ℓ`` (None when not
-    estimated). ``num_fitted_blocks``: blocks with fitted marginals (the rest are identity
-    marginals, after early stopping). ``converged`` ``(L, d)``: EM convergence per fit.
-    ``num_clipped``: log-scales clipped to ``±log_scale_clip``. ``pca_rotation`` ``(L,)``
+    estimated, NaN where the estimator is undefined, e.g. repeated points).
+    ``num_fitted_blocks``: blocks with fitted marginals (the rest are identity marginals,
+    after early stopping). ``converged`` ``(L, d)``: EM convergence per fit (True for
+    identity blocks). ``num_clipped``: log-scales clipped to ``±log_scale_clip``. ``pca_rotation`` ``(L,)``
     (set by :func:`~.ig_init.initialize_flow_from_ig`): True where the block's PCA rotation
     was written into the flow, False where the flow's own rotation was kept.
     """
@@ -158,14 +162,19 @@ def _mean_log_likelihood(y, log_det):
 
 
 def _information(y):
+    """k-NN ``(negentropy, total correlation)`` of ``y``; NaN when undefined (repeated points)."""
     from ..metrics import gaussian_negentropy, total_correlation
 
-    return gaussian_negentropy(y), total_correlation(y)
+    try:
+        return gaussian_negentropy(y), total_correlation(y)
+    except ValueError:
+        return np.nan, np.nan
 
 
 def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, rotation_fn=None,
              validation_data=None, min_scale: float = 0.0, reg_covar: float = 1e-6,
-             tail_weight: float = 0.0, log_scale_clip: float | None = None, early_stopping_patience: int | None = None,
+             tail_weight: float = 0.0, log_scale_clip: float | None = None, log_scale_snap=None,
+             early_stopping_patience: int | None = None,
              estimate_information: bool = True, progress=None):
     """Fit ``num_blocks`` RBIG blocks to ``x`` ``(n, d)``; returns ``(blocks, RBIGDiagnostics)``.
 
@@ -176,6 +185,8 @@ def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, 
         min_scale, reg_covar: variance floor of the EM fits (:func:`fit_marginal_mixtures`).
         tail_weight: weight ``ε`` of the defensive tail component (:func:`fit_marginal_mixtures`).
         log_scale_clip: if given, fitted ``log σ`` are clipped to ``[-c, c]`` before use.
+        log_scale_snap: optional ``(d, K) -> (d, K)`` map applied to the (clipped) ``log σ``
+            before use, e.g. rounding to values a flow's parametrisation represents exactly.
         early_stopping_patience: with ``validation_data``, stop fitting once the held-out
             NLL has not improved on its best for this many consecutive blocks; the blocks
             after the best one get identity marginals (their rotations are kept: a
@@ -201,7 +212,7 @@ def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, 
         raise ValueError(f"tail_weight must be in [0, 1); got {tail_weight}.")
     rotation_fn = rotation_fn or (lambda block, state, previous: pca_rotation(state))
     opts = dict(x=x, val=val, num_blocks=num_blocks, k=num_components, random_state=int(random_state),
-                rotation_fn=rotation_fn, clip=log_scale_clip,
+                rotation_fn=rotation_fn, clip=log_scale_clip, snap=log_scale_snap,
                 fit_options=dict(min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight))
     if early_stopping_patience is None:
         return _run(**opts, information=estimate_information, progress=progress)
@@ -211,7 +222,7 @@ def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, 
     return _run(**opts, reuse=blocks[:best], limit=best, information=estimate_information, progress=progress)
 
 
-def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
+def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip, snap,
          patience=None, reuse=None, limit=None, information=True, progress=None):
     """One pass; ``reuse`` supplies earlier fits, ``limit`` caps the number of fitted blocks."""
     d = x.shape[1]
@@ -224,22 +235,25 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
         j, t = _information(y)
         negent.append(j)
         tc.append(t)
-    blocks, converged, num_clipped, since_best = [], np.ones((num_blocks, d), bool), 0, 0
+    blocks, since_best = [], 0
     for block in range(num_blocks):
         rotation = np.asarray(rotation_fn(block, y, [b.rotation for b in blocks]), dtype="float64")
         r = y @ rotation
         if reuse is not None and block < len(reuse):
-            params, fitted = reuse[block].mixture_parameters, reuse[block].fitted
+            new = dataclasses.replace(reuse[block], rotation=rotation)
         elif limit is not None and block >= limit:
-            params, fitted = identity_mixture(d, k), False
+            new = RBIGBlock(rotation, *identity_mixture(d, k), fitted=False)
         else:
             seeds = random_state + 1000 * block + np.arange(d)
-            *params, converged[block] = fit_marginal_mixtures(r, k, seeds, **fit_options)
+            logits, means, log_scales, converged = fit_marginal_mixtures(r, k, seeds, **fit_options)
+            num_clipped = 0 if clip is None else int(np.sum(np.abs(log_scales) > clip))
             if clip is not None:
-                num_clipped += int(np.sum(np.abs(params[2]) > clip))
-                params[2] = np.clip(params[2], -clip, clip)
-            fitted = True
-        blocks.append(RBIGBlock(rotation, *params, fitted=fitted))
+                log_scales = np.clip(log_scales, -clip, clip)
+            if snap is not None:
+                log_scales = np.asarray(snap(log_scales), dtype="float64")
+            new = RBIGBlock(rotation, logits, means, log_scales, converged=converged, num_clipped=num_clipped)
+        blocks.append(new)
+        params = new.mixture_parameters
         y, ld = apply_marginals(r, *params)
         log_det = log_det + ld
         train.append(_mean_log_likelihood(y, log_det))
@@ -263,6 +277,7 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
         train_nll=-np.asarray(train), validation_nll=-np.asarray(held) if val is not None else None,
         negentropy=np.asarray(negent) if information else None,
         total_correlation=np.asarray(tc) if information else None,
-        num_fitted_blocks=sum(b.fitted for b in blocks), converged=converged, num_clipped=num_clipped,
+        num_fitted_blocks=sum(b.fitted for b in blocks), num_clipped=sum(b.num_clipped for b in blocks),
+        converged=np.array([np.ones(d, bool) if b.converged is None else b.converged for b in blocks]),
     )
     return blocks, diag
