@@ -150,6 +150,20 @@ def test_set_constant_parameters_with_residual_conditioner_and_bad_conditioners(
         MixtureCDFCoupling([True, False], make_mlp_conditioner(1, 1, (2,)), 1).set_constant_parameters([0], [0], [0])
 
 
+def test_nan_rows_stay_local():
+    layer = perturb(coupling([True, False, False], k=3), np.random.default_rng(5), 0.1)
+    x = np.random.default_rng(6).standard_normal((5, 3)).astype("float32")
+    x[1, 0] = np.nan  # conditioning input: the whole row's parameters are NaN
+    x[3, 2] = np.nan  # transformed input
+    z, log_det = layer.forward_and_log_det(x)
+    bad = np.array([False, True, False, True, False])
+    assert np.isnan(log_det.numpy()[bad]).all() and np.isfinite(log_det.numpy()[~bad]).all()
+    assert np.isfinite(z.numpy()[~bad]).all()
+    back = layer.inverse(z).numpy()
+    np.testing.assert_allclose(back[~bad], x[~bad], atol=1e-5)
+    assert np.isnan(back[1, 1:]).all() and np.isnan(back[3, 2])
+
+
 # -- bad input -----------------------------------------------------------------------
 def test_conditioner_width_mismatch_names_both_widths():
     layer = MixtureCDFCoupling([True, False], make_mlp_conditioner(1, 4, (8,)), num_components=8)
@@ -213,8 +227,13 @@ def test_seed_flow_round_trip_before_and_after_training(tmp_path):
 
     check()
     before = -float(np.mean(flow.log_prob(x).numpy()))
-    flow.compile(keras.optimizers.Adam(3e-3), loss=base_nll_loss)
-    flow.fit(x, batch_size=512, epochs=3, verbose=0)
+    # A short training run: eager Adam steps (tracing `fit`'s graph for this 12-layer flow
+    # costs 10-25 s on 2 cores, more than the steps; `fit` is covered by test_fit_without_targets).
+    optimizer = keras.optimizers.Adam(1e-2)
+    for step in range(10):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(flow.log_prob(x[step * 500:(step + 1) * 500]))
+        optimizer.apply(tape.gradient(loss, flow.trainable_variables), flow.trainable_variables)
     after = -float(np.mean(flow.log_prob(x).numpy()))
     assert after < before - 0.3, (before, after)
     check()
@@ -223,25 +242,39 @@ def test_seed_flow_round_trip_before_and_after_training(tmp_path):
     np.testing.assert_array_equal(loaded.log_prob(x[:500]).numpy(), flow.log_prob(x[:500]).numpy())
 
 
+def test_fit_without_targets_trains_a_small_coupling_flow():
+    keras.utils.set_random_seed(4)
+    x = moons(1000, seed=4)
+    flow = make_coupling_flow(2, 1, num_components=4, hidden=(16,), shared_mixture=True)
+    before = -float(np.mean(flow.log_prob(x).numpy()))
+    flow.compile(keras.optimizers.Adam(1e-2), loss=base_nll_loss)
+    history = flow.fit(x, batch_size=250, epochs=4, verbose=0)
+    after = -float(np.mean(flow.log_prob(x).numpy()))
+    assert after < before - 0.2, (before, after)
+    assert abs(history.history["loss"][-1] - after) < 0.1
+
+
 def test_residual_conditioner_flow_trains_and_inverts():
     keras.utils.set_random_seed(3)
     x = moons(1000, seed=3)
     mask = np.array([True, False])
-    layers = []
-    for _ in range(2):
-        layers.append(Householder(2))
-        for m in (mask, ~mask):
-            layers.append(MixtureCDFCoupling(m, ResidualConditioner(3 * 4, hidden=16), 4))
+    layers = [Householder(2)] + [MixtureCDFCoupling(m, ResidualConditioner(3 * 4, hidden=16), 4) for m in (mask, ~mask)]
     flow = GaussianizationFlow(layers, input_dim=2)
-    before = -float(np.mean(flow.log_prob(x).numpy()))
-    flow.compile(keras.optimizers.Adam(1e-2))
-    flow.fit(x, x, batch_size=250, epochs=3, verbose=0)
-    assert -float(np.mean(flow.log_prob(x).numpy())) < before
+    optimizer = keras.optimizers.Adam(2e-2)
+    nll = []
+    for _ in range(8):  # a few eager steps: every weight, residual branch included, gets a gradient
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(flow.log_prob(x))
+        grads = tape.gradient(loss, flow.trainable_variables)
+        assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+        optimizer.apply(grads, flow.trainable_variables)
+        nll.append(float(loss))
+    assert nll[-1] < nll[0] - 0.1, nll
     worst, median = round_trip_errors(flow, x)
     assert worst <= 1e-4 and median <= 1e-5, (worst, median)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     dim=st.integers(2, 5),
     k=st.integers(1, 5),
@@ -265,14 +298,14 @@ def test_property_random_couplings_invert(dim, k, shared, seed, scale):
     assert np.all(np.abs(inv_log_det.numpy() + log_det.numpy()) <= tol)
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(dim=st.integers(2, 4), k=st.integers(1, 4), seed=st.integers(0, 10_000))
 def test_property_log_det_matches_jacobian(dim, k, seed):
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
     mask = rng.permutation(np.arange(dim) < int(rng.integers(1, dim)))
     layer = perturb(coupling(mask, k, dtype="float64"), rng, 0.3)
-    x = tf.constant(2.0 * rng.standard_normal((16, dim)))
+    x = tf.constant(2.0 * rng.standard_normal((8, dim)))
     with tf.GradientTape() as tape:
         tape.watch(x)
         z, log_det = layer.forward_and_log_det(x)

@@ -124,7 +124,7 @@ def make_coupling_flow(input_dim: int, num_blocks: int, num_components: int = 8,
 
 
 def make_spline_coupling_flow(input_dim: int, num_blocks: int, num_bins: int = 8, hidden=(16,),
-                              bound: float = 3.0, num_reflectors: int = 2, mask=None, name: str | None = None):
+                              bound: float = 3.0, num_reflectors: int = 2, name: str | None = None, mask=None):
     """A rational-quadratic spline coupling flow (identity at initialisation, up to the rotations).
 
     Layers: ``num_blocks`` × ``[Householder(num_reflectors), RQSplineCoupling(m),

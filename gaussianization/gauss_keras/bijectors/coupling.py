@@ -37,11 +37,8 @@ def as_mask(mask, who: str = "coupling"):
             raise ValueError(f"{who}: mask entries must be booleans (or 0/1); got {m.tolist()}.")
         m = m.astype(bool)
     if m.all() or not m.any():
-        kind = "True" if m.all() else "False"
-        raise ValueError(
-            f"{who}: mask is all {kind}; a coupling needs at least one identity (True) and one "
-            f"transformed (False) dimension; got mask {m.tolist()}."
-        )
+        raise ValueError(f"{who}: mask is all {bool(m[0])}; a coupling needs at least one identity (True) and "
+                         f"one transformed (False) dimension; got mask {m.tolist()}.")
     return m
 
 
@@ -70,9 +67,8 @@ class CouplingBijector(Bijector):
         super().__init__(**kwargs)
         self.mask = as_mask(mask, type(self).__name__)
         if not isinstance(conditioner, keras.layers.Layer):
-            raise ValueError(
-                f"{type(self).__name__}: conditioner must be a keras Layer or Model; got {type(conditioner).__name__}."
-            )
+            raise ValueError(f"{type(self).__name__}: conditioner must be a keras Layer or Model; "
+                             f"got {type(conditioner).__name__}.")
         self.conditioner = conditioner
         self._identity = _readonly(np.flatnonzero(self.mask))
         self._transformed = _readonly(np.flatnonzero(~self.mask))
@@ -89,29 +85,21 @@ class CouplingBijector(Bijector):
         """Indices of the transformed half ``x_b``, ascending (read-only array)."""
         return self._transformed
 
-    @property
-    def d_a(self) -> int:
-        return int(self._identity.size)
-
-    @property
-    def d_b(self) -> int:
-        return int(self._transformed.size)
+    d_a = property(lambda self: int(self._identity.size), doc="Width of the identity half.")
+    d_b = property(lambda self: int(self._transformed.size), doc="Width of the transformed half.")
 
     def conditioner_width(self, d_b: int) -> int:  # pragma: no cover - abstract
         """Number of conditioner outputs per example that this coupling needs."""
         raise NotImplementedError
 
     def describe_width(self) -> str:
-        """Human-readable formula of :meth:`conditioner_width` (for error messages)."""
+        """Formula of :meth:`conditioner_width`, for error messages (override)."""
         return "the expected width"
 
     def build_for_dim(self, dim):
         who = type(self).__name__
         if dim != self.mask.size:
-            raise ValueError(
-                f"{who}: mask has length {self.mask.size} but the input width is d={dim}; "
-                f"they must be equal."
-            )
+            raise ValueError(f"{who}: mask has length {self.mask.size} but the input width is d={dim}.")
         expected = self.conditioner_width(self.d_b)
         spec = self.conditioner(keras.KerasTensor((None, self.d_a), dtype=self.compute_dtype))
         shape = tuple(spec.shape)
@@ -149,8 +137,7 @@ class CouplingBijector(Bijector):
     def _transform(self, x_b, theta):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _untransform(self, z_b, theta):  # pragma: no cover - abstract
-        raise NotImplementedError
+    _untransform = _transform
 
     # -- constant conditioner ------------------------------------------------------------
     def _final_dense(self):
@@ -180,35 +167,27 @@ class CouplingBijector(Bijector):
         ValueError (and restores the old weights) when the final Dense layer does
         not produce the conditioner output directly (e.g. an activation follows it).
         """
+        who = type(self).__name__
         if not self.built:
-            raise ValueError(f"{type(self).__name__}: build the layer before setting constant parameters.")
+            raise ValueError(f"{who}: build the layer before setting constant parameters.")
         values = np.asarray(values, dtype="float64").reshape(-1)
         dense = self._final_dense()
         if not dense.use_bias or tuple(dense.bias.shape) != values.shape:
-            raise ValueError(
-                f"{type(self).__name__}: the conditioner's final Dense layer must have a bias of shape "
-                f"{values.shape}; it has {None if not dense.use_bias else tuple(dense.bias.shape)}."
-            )
-        old = [w.numpy() for w in (dense.kernel, dense.bias)]
+            raise ValueError(f"{who}: the conditioner's final Dense layer must have a bias of shape {values.shape}.")
+        old = dense.get_weights()
         dense.kernel.assign(np.zeros(dense.kernel.shape, dtype=dense.kernel.dtype))
         dense.bias.assign(values.astype(dense.bias.dtype))
         probe = np.random.default_rng(0).standard_normal((4, self.d_a)).astype(self.compute_dtype)
         out = ops.convert_to_numpy(self.conditioner(probe)).astype("float64")
         if not np.allclose(out, np.broadcast_to(values, out.shape), rtol=1e-5, atol=1e-5):
-            dense.kernel.assign(old[0])
-            dense.bias.assign(old[1])
-            raise ValueError(
-                f"{type(self).__name__}: zeroing the final Dense kernel did not make the conditioner "
-                f"output constant; its last Dense layer must produce the output directly (no activation)."
-            )
+            dense.set_weights(old)
+            raise ValueError(f"{who}: zeroing the final Dense kernel did not make the conditioner output "
+                             f"constant; its last Dense layer must produce the output directly (no activation).")
 
     # -- serialization ------------------------------------------------------------
     def get_config(self):
-        return {
-            **super().get_config(),
-            "mask": self.mask.tolist(),
-            "conditioner": keras.saving.serialize_keras_object(self.conditioner),
-        }
+        return {**super().get_config(), "mask": self.mask.tolist(),
+                "conditioner": keras.saving.serialize_keras_object(self.conditioner)}
 
     @classmethod
     def from_config(cls, config):
