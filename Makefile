@@ -37,8 +37,11 @@ book: $(STAMP)
 unit: $(STAMP) browser
 	$(PY) -m pytest tests -q
 
+# Every notebook under nbval. Passing notebooks are stored in the book's execution cache, so the
+# book build that follows renders them without executing them a second time.
 notebooks: $(STAMP)
-	$(PY) -m pytest -p tests.nbval_myst --nbval-lax --nbval-current-env -q notebooks
+	$(PY) -m pytest -p tests.nbval_myst --nbval-lax --nbval-current-env -q notebooks \
+		--nbval-book-cache _build/.jupyter_cache
 
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }

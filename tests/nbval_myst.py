@@ -6,19 +6,35 @@ through nbval's own collector, reading the file with jupytext instead of nbforma
 The sources carry no stored outputs: run with ``--nbval-lax``; the regression
 checks are the ``assert`` cells inside the notebooks.
 
+With ``--nbval-book-cache DIR`` (``make test`` passes ``_build/.jupyter_cache``),
+a notebook whose every cell passed is also stored, with its outputs, in the
+Jupyter Book execution cache, keyed exactly as the book build keys it. The book
+build that follows then renders these outputs instead of executing the notebook
+a second time. A notebook that failed is never cached.
+
 Use: ``python -m pytest -p tests.nbval_myst --nbval-lax --nbval-current-env notebooks``.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+import time
 import types
+from pathlib import Path
 
 import jupytext
 from nbval import plugin as nbval_plugin
 
 _NOTEBOOK_NAME = re.compile(r"^\d\d_[\w-]+\.md$")
 _jupytext_reader = types.SimpleNamespace(read=lambda path, as_version=4: jupytext.read(path))
+
+
+def pytest_addoption(parser):
+    parser.getgroup("nbval").addoption(
+        "--nbval-book-cache", default=None,
+        help="Jupyter Book execution cache (e.g. _build/.jupyter_cache) to store passing notebooks in.",
+    )
 
 
 class MystNotebookFile(nbval_plugin.IPyNbFile):
@@ -28,9 +44,45 @@ class MystNotebookFile(nbval_plugin.IPyNbFile):
         real_nbformat = nbval_plugin.nbformat
         nbval_plugin.nbformat = _jupytext_reader  # only nbval's own reference
         try:
+            self._started = time.perf_counter()
             yield from super().collect()
         finally:
             nbval_plugin.nbformat = real_nbformat
+
+    def teardown(self):
+        super().teardown()
+        cache_dir = self.config.getoption("nbval_book_cache")
+        if cache_dir:
+            _store_in_book_cache(Path(self.path), list(self.session.items), Path(cache_dir),
+                                 time.perf_counter() - self._started)
+
+
+def _store_in_book_cache(path: Path, items, cache_dir: Path, seconds: float):
+    """Cache the executed notebook the way myst-nb's ``execute_notebooks: cache`` would."""
+    cells = [item for item in items if Path(getattr(item.parent, "path", "")) == path]
+    outputs = [getattr(item, "test_outputs", None) for item in cells]
+    failed = any(o is None or any(out.get("output_type") == "error" for out in o) for o in outputs)
+    if not cells or failed:
+        return
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"), add_source_map=True, path=path)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if len(code_cells) != len(outputs):
+        return  # the two readers disagree on the cells: let the book build execute it
+    for count, (cell, outs) in enumerate(zip(code_cells, outputs), start=1):
+        cell.outputs = copy.deepcopy(outs)
+        cell.execution_count = count
+        for out in cell.outputs:
+            if out.get("output_type") == "execute_result":
+                out["execution_count"] = count
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    get_cache(str(cache_dir)).cache_notebook_bundle(
+        CacheBundleIn(notebook, str(path.resolve()), data={"execution_seconds": seconds}),
+        check_validity=False, overwrite=True,
+    )
 
 
 def pytest_collect_file(file_path, parent):
@@ -38,3 +90,4 @@ def pytest_collect_file(file_path, parent):
     if (opt.nbval or opt.nbval_lax) and _NOTEBOOK_NAME.match(file_path.name):
         return MystNotebookFile.from_parent(parent, path=file_path)
     return None
+
