@@ -47,3 +47,7 @@ from .ig_init import initialize_flow_from_ig  # noqa: E402
 from .rbig import RBIGDiagnostics, fit_rbig  # noqa: E402
 
 __all__ += ["RBIGDiagnostics", "fit_rbig", "initialize_flow_from_ig"]
+
+from .training import NLLHistory, NoisyBatches  # noqa: E402
+
+__all__ += ["NLLHistory", "NoisyBatches"]
