@@ -9,10 +9,13 @@ from .bijectors import (
     FixedOrtho,
     GaussianizationFlow,
     Householder,
+    MixtureCDFCoupling,
     MixtureCDFGaussianization,
+    RQSplineCoupling,
     quantile_means,
 )
-
+from .bijectors.coupling import as_mask
+from .conditioners import make_mlp_conditioner, make_shared_mlp_conditioner, make_spline_conditioner
 
 def _as_data(x, input_dim, who):
     if x is None:
@@ -70,13 +73,6 @@ def make_gaussianization_flow(input_dim: int, num_blocks: int, num_reflectors: i
 
 
 # -- coupling flows ---------------------------------------------------------------------
-from .bijectors.coupling import MixtureCDFCoupling, as_mask  # noqa: E402
-from .bijectors.spline import RQSplineCoupling  # noqa: E402
-from .conditioners import (  # noqa: E402
-    make_mlp_conditioner,
-    make_shared_mlp_conditioner,
-    make_spline_conditioner,
-)
 
 
 def _coupling_masks(input_dim, mask, who):
