@@ -88,43 +88,60 @@ def ungaussianize(z, logits, means, log_scales, *, tol: float = 1e-13,
     log_w = log_weights(ops.cast(logits, "float64"))
     mu = ops.cast(means, "float64")
     log_s = ops.cast(log_scales, "float64")
-    upper = z64 > 0.0
-    sign = ops.cast(ops.where(upper, -1.0, 1.0), "float64")  # evaluate log Φ(sign·u): CDF below, survival above
-    target = log_ndtr(sign * z64)  # log Φ(z) or log Φ(-z)
 
     def residual(x):
+        # Newton in latent space: h(x) = Φ⁻¹(F(x)) - z is close to linear in x (exactly
+        # linear for K = 1 and in both tails), so Newton converges in a few steps.
         u = _standardize(x, mu, log_s)
-        log_tail = ops.logsumexp(log_w + log_ndtr(ops.expand_dims(sign, -1) * u), axis=-1)
+        log_phi_u, log_phi_minus_u = log_ndtr_pair(u)
+        log_cdf = ops.logsumexp(log_w + log_phi_u, axis=-1)
+        log_sf = ops.logsumexp(log_w + log_phi_minus_u, axis=-1)
         log_pdf = ops.logsumexp(log_w - 0.5 * ops.square(u) - log_s, axis=-1) - HALF_LOG_2PI
-        # h increases with x in both branches; dh/dx = f / F or f / S.
-        h = sign * (log_tail - target)
-        return h, ops.exp(log_pdf - log_tail)
+        z_x = normal_quantile_two_tailed(log_cdf, log_sf)
+        return z_x - z64, ops.exp(log_pdf - log_normal_pdf(z_x))
 
     lo, hi = inverse_bracket(z64, mu, log_s)
-    x0 = ops.sum(ops.exp(log_w) * (mu + ops.exp(log_s) * ops.expand_dims(z64, -1)), axis=-1)
-    x0 = ops.clip(x0, lo, hi)
-    step0 = hi - lo
+    h_lo = ops.minimum(residual(lo)[0], 0.0)
+    h_hi = ops.maximum(residual(hi)[0], 0.0)
 
-    def cond(i, x, lo, hi, step):
+    def false_position(lo, hi, h_lo, h_hi):
+        mid = 0.5 * (lo + hi)
+        denom = h_hi - h_lo
+        x_fp = (lo * h_hi - hi * h_lo) / ops.where(denom > 0.0, denom, 1.0)
+        inside = ops.logical_and(denom > 0.0, ops.logical_and(x_fp > lo, x_fp < hi))
+        return ops.where(inside, x_fp, mid)
+
+    x0 = false_position(lo, hi, h_lo, h_hi)
+    step0 = hi - lo
+    side0 = ops.zeros_like(x0)
+
+    def cond(i, x, lo, hi, h_lo, h_hi, step, side):
         return ops.logical_and(
             i < max_iterations,
             ops.logical_not(ops.all(ops.logical_or(
                 ops.abs(step) <= tol * (1.0 + ops.abs(x)), ops.isnan(x)))),
         )
 
-    def body(i, x, lo, hi, step):
+    def body(i, x, lo, hi, h_lo, h_hi, step, side):
         h, dh = residual(x)
-        lo = ops.where(h < 0.0, x, lo)
-        hi = ops.where(h > 0.0, x, hi)
+        below, above = h < 0.0, h > 0.0
+        lo, h_lo = ops.where(below, x, lo), ops.where(below, h, h_lo)
+        hi, h_hi = ops.where(above, x, hi), ops.where(above, h, h_hi)
+        # Illinois rule: when the same end moves twice running, halve the other end's
+        # residual so that false position cannot stagnate.
+        new_side = ops.cast(ops.where(below, -1.0, ops.where(above, 1.0, 0.0)), "float64")
+        h_hi = ops.where(ops.logical_and(new_side < 0.0, side < 0.0), 0.5 * h_hi, h_hi)
+        h_lo = ops.where(ops.logical_and(new_side > 0.0, side > 0.0), 0.5 * h_lo, h_lo)
         newton = x - h / dh
         use_newton = ops.logical_and(
             ops.logical_and(newton >= lo, newton <= hi),
             ops.abs(2.0 * h) <= ops.abs(step * dh),
         )
-        x_new = ops.where(use_newton, newton, 0.5 * (lo + hi))
+        x_new = ops.where(use_newton, newton, false_position(lo, hi, h_lo, h_hi))
         x_new = ops.where(ops.isnan(x_new), x, x_new)
-        return i + 1, x_new, lo, hi, x_new - x
+        return i + 1, x_new, lo, hi, h_lo, h_hi, x_new - x, new_side
 
-    _, x, _, _, _ = ops.while_loop(cond, body, (0, x0, lo, hi, step0))
+    state = ops.while_loop(cond, body, (0, x0, lo, hi, h_lo, h_hi, step0, side0))
+    x = state[1]
     x = ops.where(ops.isnan(z64), z64, x)
     return ops.cast(x, out_dtype)

@@ -44,6 +44,9 @@ class Bijector(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = None
+        # XLA's CPU kernels for erfc/log1p gave NaN log-densities for a few points of a
+        # trained flow (measured in benchmarks/), so `jit_compile="auto"` must not pick XLA.
+        self.supports_jit = False
 
     # -- building -----------------------------------------------------------------
     def build(self, input_shape):

@@ -1,0 +1,142 @@
+"""Shared helpers: thread setup, the compiled training step, weight resets, timing."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BATCH = 512
+LEARNING_RATE = 1e-3
+
+
+def setup_threads(threads: int) -> None:
+    """Give TensorFlow and PyTorch the same number of intra-op threads (call before any TF op)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(1)
+    except (ImportError, RuntimeError):
+        pass
+
+
+def n_params(variables) -> int:
+    return int(sum(int(np.prod(v.shape)) for v in variables))
+
+
+class KerasTrainer:
+    """One compiled Adam step ``-mean(flow.log_prob(x))`` and a compiled ``log_prob`` for a flow.
+
+    The graphs are traced once; :meth:`load` copies another flow's weights in and zeroes the
+    optimizer state (iterations included), so every (data set, seed, init) run of the same
+    architecture reuses the compiled step and starts exactly like a fresh ``Adam``.
+    """
+
+    def __init__(self, flow, jit_compile: bool = True):
+        import keras
+
+        self.flow = flow
+        self.variables = list(flow.trainable_variables)
+        self.opt = keras.optimizers.Adam(LEARNING_RATE)
+        self.opt.build(self.variables)
+        self.jit_compile = bool(jit_compile)
+        self.xla_fallback = None
+        self._make(self.jit_compile)
+        self.compile_s = {}
+
+    def _make(self, jit):
+        import tensorflow as tf
+
+        flow_, vars_, opt = self.flow, self.variables, self.opt
+
+        @tf.function(jit_compile=jit)
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = -tf.reduce_mean(flow_.log_prob(x))
+            grads = tape.gradient(loss, vars_)
+            opt.apply_gradients(zip(grads, vars_))
+            return loss
+
+        @tf.function(jit_compile=jit, reduce_retracing=True)
+        def log_prob(x):
+            return flow_.log_prob(x)
+
+        self._step, self._log_prob = step, log_prob
+
+    def warm_up(self, x_batch, x_eval):
+        """Trace/compile both graphs (weights are reset by :meth:`load` afterwards).
+
+        With XLA, the compiled ``log_prob`` is first checked against the plain graph on
+        ``x_eval``; if they disagree (non-finite values or > 1e-3 nats), XLA is dropped for this
+        architecture and the reason is kept in ``xla_fallback`` (reported in results.json).
+        """
+        import tensorflow as tf
+
+        if self.jit_compile:
+            t = time.perf_counter()
+            fast = np.asarray(self._log_prob(x_eval), dtype=np.float64)
+            self.compile_s["log_prob"] = time.perf_counter() - t
+            ref = np.asarray(tf.function(self.flow.log_prob)(x_eval), dtype=np.float64)
+            bad = ~np.isfinite(fast) & np.isfinite(ref)
+            err = float(np.nanmax(np.abs(fast - ref))) if np.any(np.isfinite(fast)) else float("inf")
+            if bad.any() or not err <= 1e-3:
+                self.xla_fallback = (f"XLA log_prob disagreed with the plain graph at init: {int(bad.sum())} of "
+                                     f"{len(ref)} points non-finite only under XLA, max |diff| {err:.3g} nats")
+                self.jit_compile = False
+                self._make(False)
+        t = time.perf_counter()
+        self._step(x_batch)
+        self.compile_s["train_step"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self._log_prob(x_eval)
+        self.compile_s["log_prob"] = self.compile_s.get("log_prob", 0.0) + time.perf_counter() - t
+
+    def load(self, weights):
+        from keras import ops
+
+        self.flow.set_weights(weights)
+        for v in self.opt.variables:  # iteration counter and moments; never the learning rate
+            if "learning_rate" not in v.path:
+                v.assign(ops.zeros(v.shape, v.dtype))
+
+    def step(self, x):
+        return self._step(x)
+
+    def log_prob(self, x) -> np.ndarray:
+        return np.asarray(self._log_prob(x), dtype=np.float64)
+
+
+def batch_indices(n: int, steps: int, seed: int) -> np.ndarray:
+    """(steps, BATCH) minibatch indices (with replacement) shared by every model of one seed."""
+    return np.random.default_rng(10_000 + seed).integers(0, n, size=(steps, BATCH))
+
+
+def summarize(values) -> dict:
+    a = np.asarray(values, dtype=np.float64)
+    ok = a[np.isfinite(a)]
+    return {
+        "mean": float(ok.mean()) if ok.size else float("nan"),
+        "sd": float(ok.std(ddof=1)) if ok.size > 1 else 0.0,
+        "n": int(ok.size),
+        "values": [float(v) for v in a],
+    }
+
+
+def best_time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
