@@ -7,10 +7,12 @@ epoch it draws a fresh permutation ``π`` of the ``n`` training points and fresh
 
 then serves ``x̃`` in consecutive batches of ``batch_size`` rows (the last one shorter).
 A model fitted to ``x̃`` fits the smoothed density ``p_σ = p * N(0, diag σ²)`` rather
-than ``p``. The price is at most ``KL(p || p_σ)``, which for data that are themselves
-blurred by isotropic noise of scale ``s`` in every direction is about ``(σ²/s²)²/4``
-per dimension when ``σ ≪ s``: small noise costs almost nothing, and it keeps a flow
-from shrinking its density onto the training points. Noise is added only during
+than ``p``; even a perfect fit then pays ``KL(p || p_σ)`` on clean data. Across a
+direction in which ``p`` is Gaussian with scale ``s`` (e.g. across a curve blurred by
+noise of scale ``s``), ``p_σ`` has scale ``√(s² + σ²)`` and the cost is
+``½[log(1 + r) - r/(1 + r)] ≈ r²/4`` with ``r = σ²/s²``: it grows like ``σ⁴``, so small
+noise costs almost nothing, and it keeps a flow from shrinking its density onto the
+training points. Noise is added only during
 ``fit``: evaluation and ``log_prob`` see the data as they are.
 
 :class:`NLLHistory` is a callback that, every ``every`` epochs, records the exact mean
