@@ -101,8 +101,10 @@ def ungaussianize(z, logits, means, log_scales, *, tol: float = 1e-13,
         return z_x - z64, ops.exp(log_pdf - log_normal_pdf(z_x))
 
     lo, hi = inverse_bracket(z64, mu, log_s)
-    h_lo = ops.minimum(residual(lo)[0], 0.0)
-    h_hi = ops.maximum(residual(hi)[0], 0.0)
+    # Both ends in one evaluation (one copy of the residual in the graph instead of two).
+    h_ends = residual(ops.stack([lo, hi]))[0]
+    h_lo = ops.minimum(h_ends[0], 0.0)
+    h_hi = ops.maximum(h_ends[1], 0.0)
 
     def false_position(lo, hi, h_lo, h_hi):
         mid = 0.5 * (lo + hi)

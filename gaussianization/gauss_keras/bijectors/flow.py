@@ -97,7 +97,7 @@ class GaussianizationFlow(keras.Model):
         """``x = f⁻¹(z)`` for latent points ``z`` of shape ``(batch, d)`` (run as a compiled graph)."""
         z = self._check(z, "invert")
         if self._compiled_inverse is None:
-            self._compiled_inverse = compile_function(lambda t: self.inverse_and_log_det(t)[0])
+            self._compiled_inverse = compile_function(lambda t: self.inverse_and_log_det(t)[0], self.input_dim)
         return self._compiled_inverse(z)
 
     def sample(self, num_samples: int, seed=None):
@@ -119,6 +119,15 @@ class GaussianizationFlow(keras.Model):
         return states
 
     # -- training -------------------------------------------------------------------
+    def fit(self, *args, **kwargs):
+        """``keras.Model.fit``; the optimizer's slots are created first, so that the
+        training step is traced once instead of twice (Adam would otherwise create its
+        variables inside the first trace)."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.trainable_variables)
+        return super().fit(*args, **kwargs)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The exact mean NLL: base NLL of ``z`` (compiled loss, or ``base_nll_loss``
         when compiled without one) plus the ``-mean(log_det)`` added in :meth:`call`.
