@@ -18,6 +18,7 @@ Shapes: ``x`` is ``(..., d)``; ``logits``, ``means``, ``log_scales`` are
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 from .special import HALF_LOG_2PI, log_ndtr, log_ndtr_pair, log_normal_pdf, normal_quantile_two_tailed
@@ -71,10 +72,15 @@ def inverse_bracket(z, means, log_scales):
 
 
 #: Iterations run on every entry before the inverse continues on the unconverged ones only.
-_DENSE_ITERATIONS = 6
+_DENSE_ITERATIONS = 8
 
 
-def ungaussianize(z, logits, means, log_scales, *, tol: float = 1e-13,
+#: Relative step size at which the iteration stops, by the dtype of the result: for float32
+#: results the iterate is then far inside float32 rounding, for float64 near float64 precision.
+INVERSE_TOLERANCE = {"float32": 1e-9, "float64": 1e-13}
+
+
+def ungaussianize(z, logits, means, log_scales, *, tol: float | None = None,
                   max_iterations: int = MAX_INVERSE_ITERATIONS):
     """Inverse map ``x = F⁻¹(Φ(z))``, shape ``(..., d)``, in the dtype of ``z``.
 
@@ -83,13 +89,16 @@ def ungaussianize(z, logits, means, log_scales, *, tol: float = 1e-13,
     when it stays in the bracket and shrinks faster than bisection would, otherwise a
     false-position step (Illinois variant) on the bracket. The bracket always contains
     the root, so the result is accurate to float64 precision for every finite ``z`` and
-    finite parameters. Almost every entry converges within a few iterations; after
+    finite parameters. The iteration stops when a step is below ``tol · (1 + |x|)``
+    (default :data:`INVERSE_TOLERANCE` for the dtype of ``z``). Almost every entry converges within a few iterations; after
     ``_DENSE_ITERATIONS`` the iteration continues on the unconverged entries alone, so
     a few slow entries do not cost a full pass over the batch each. NaN entries of ``z``
     give NaN.
     """
     z = ops.convert_to_tensor(z)
     out_dtype = z.dtype
+    if tol is None:
+        tol = INVERSE_TOLERANCE.get(keras.backend.standardize_dtype(out_dtype), 1e-13)
     z64 = ops.cast(z, "float64")
     log_w = log_weights(ops.cast(logits, "float64"))
     mu = ops.cast(means, "float64")
