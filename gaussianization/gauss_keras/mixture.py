@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .special import HALF_LOG_2PI, log_ndtr, log_ndtr_pair, log_normal_pdf, normal_quantile_two_tailed
+from .special import HALF_LOG_2PI, log_ndtr_pair, log_normal_pdf, normal_quantile_two_tailed
 
 #: Iteration cap of the inverse; convergence is usually reached in < 10 steps.
 MAX_INVERSE_ITERATIONS = 100
@@ -90,10 +90,10 @@ def ungaussianize(z, logits, means, log_scales, *, tol: float | None = None,
     false-position step (Illinois variant) on the bracket. The bracket always contains
     the root, so the result is accurate to float64 precision for every finite ``z`` and
     finite parameters. The iteration stops when a step is below ``tol · (1 + |x|)``
-    (default :data:`INVERSE_TOLERANCE` for the dtype of ``z``). Almost every entry converges within a few iterations; after
-    ``_DENSE_ITERATIONS`` the iteration continues on the unconverged entries alone, so
-    a few slow entries do not cost a full pass over the batch each. NaN entries of ``z``
-    give NaN.
+    (default :data:`INVERSE_TOLERANCE` for the dtype of ``z``). Almost every entry
+    converges within a few iterations; after ``_DENSE_ITERATIONS`` the iteration
+    continues on the unconverged entries alone, so a few slow entries do not cost a
+    full pass over the batch each. NaN entries of ``z`` give NaN.
     """
     z = ops.convert_to_tensor(z)
     out_dtype = z.dtype

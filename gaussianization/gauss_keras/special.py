@@ -61,6 +61,14 @@ def _log_ndtr_asymptotic(x):
     return log_normal_pdf(x) - ops.log(-x) + _log_series(x)
 
 
+def _log_ndtr_lower(z):
+    """``log Φ(z)`` for ``z ≤ 0`` only: ``log(erfc(-z/√2)/2)`` down to the switch point,
+    the asymptotic series below it (each branch sees only inputs from its own range)."""
+    switch = _switch(z.dtype)
+    bulk = ops.log(0.5 * ops.erfc(-ops.maximum(z, switch) * _SQRT_HALF))
+    return ops.where(z >= switch, bulk, _log_ndtr_asymptotic(ops.minimum(z, switch)))
+
+
 def log_ndtr(x):
     """``log Φ(x)`` for every finite ``x``; same shape and dtype as ``x``.
 
@@ -69,14 +77,8 @@ def log_ndtr(x):
     own range, so no branch produces NaN values or NaN gradients.
     """
     x = ops.convert_to_tensor(x)
-    switch = _switch(x.dtype)
-    x_pos = ops.maximum(x, 0.0)
-    x_mid = ops.clip(x, switch, 0.0)
-    x_far = ops.minimum(x, switch)
-    upper = ops.log1p(-0.5 * ops.erfc(x_pos * _SQRT_HALF))
-    middle = ops.log(0.5 * ops.erfc(-x_mid * _SQRT_HALF))
-    far = _log_ndtr_asymptotic(x_far)
-    return ops.where(x > 0.0, upper, ops.where(x >= switch, middle, far))
+    upper = ops.log1p(-0.5 * ops.erfc(ops.maximum(x, 0.0) * _SQRT_HALF))
+    return ops.where(x > 0.0, upper, _log_ndtr_lower(ops.minimum(x, 0.0)))
 
 
 def log_ndtr_pair(x):
@@ -97,13 +99,6 @@ def log_ndtr_pair(x):
     log_large = ops.log1p(-ops.exp(log_small))
     negative = x < 0.0
     return ops.where(negative, log_small, log_large), ops.where(negative, log_large, log_small)
-
-
-def _log_ndtr_lower(z):
-    """``log Φ(z)`` for ``z ≤ 0`` only: :func:`log_ndtr` without its upper branch."""
-    switch = _switch(z.dtype)
-    bulk = ops.log(0.5 * ops.erfc(-ops.maximum(z, switch) * _SQRT_HALF))
-    return ops.where(z >= switch, bulk, _log_ndtr_asymptotic(ops.minimum(z, switch)))
 
 
 def _newton_polish(z, log_p):
