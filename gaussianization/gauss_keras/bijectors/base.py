@@ -44,8 +44,8 @@ class Bijector(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = None
-        # XLA's CPU kernels for erfc/log1p gave NaN log-densities for a few points of a
-        # trained flow (measured in benchmarks/), so `jit_compile="auto"` must not pick XLA.
+        # XLA stays opt-in (`jit_compile=True`): the tests and notebooks check the numerics
+        # in graph mode, so `jit_compile="auto"` must not pick XLA on its own.
         self.supports_jit = False
 
     # -- building -----------------------------------------------------------------
