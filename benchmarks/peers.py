@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+#: name -> (zuko model, training recipe (common.RECIPES), description)
 PEER_MODELS = {
-    "zuko NSF": "zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64))",
-    "zuko GF": "zuko.flows.GF(2, transforms=3, components=8)",
+    "zuko NSF": ("NSF", "plain", "zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64))"),
+    "zuko GF": ("GF", "plain", "zuko.flows.GF(2, transforms=3, components=8)"),
+    "zuko NSF, careful": ("NSF", "careful", "zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64)), "
+                                            "trained with the careful recipe"),
 }
 
 
@@ -30,37 +33,57 @@ def versions() -> dict:
 def make_peer(name: str, dim: int = 2):
     import zuko
 
-    if name == "zuko NSF":
+    kind = PEER_MODELS[name][0] if name in PEER_MODELS else name
+    if kind in ("NSF", "zuko NSF"):
         return zuko.flows.NSF(dim, transforms=3, bins=8, hidden_features=(64, 64))
-    if name == "zuko GF":
+    if kind in ("GF", "zuko GF"):
         return zuko.flows.GF(dim, transforms=3, components=8)
     raise ValueError(name)
 
 
 class PeerModel:
+    """A zuko flow trained by the same loop and recipe as ours (PyTorch: the cosine schedule is
+    ``LambdaLR``, and the per-tensor clipping of Keras' ``clipnorm`` is done tensor by tensor)."""
+
     library = "zuko (PyTorch)"
 
     def __init__(self, name: str):
-        from .common import LEARNING_RATE
+        from .common import noise_for
 
-        self.name, self.description, self.lr = name, PEER_MODELS[name], LEARNING_RATE
-        self.flow = self.opt = None
+        _, self.recipe, self.description = PEER_MODELS[name]
+        self.name, self.noise = name, noise_for(self.recipe)
+        self.flow = self.opt = self.schedule = None
 
-    def start(self, seed: int, ds) -> dict:
+    def start(self, seed: int, ds, steps: int) -> dict:
+        import math
+
         import torch
+
+        from .common import CAREFUL_LEARNING_RATE, LEARNING_RATE
 
         torch.manual_seed(seed)
         self.flow = make_peer(self.name, ds.train.shape[1])
-        self.opt = torch.optim.Adam(self.flow.parameters(), lr=self.lr)
+        careful = self.recipe == "careful"
+        self.opt = torch.optim.Adam(self.flow.parameters(), lr=CAREFUL_LEARNING_RATE if careful else LEARNING_RATE)
+        self.schedule = (torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, steps) / steps))) if careful else None)
         return {"init_s": 0.0, "params": int(sum(p.numel() for p in self.flow.parameters()))}
 
     def step(self, xb):
         import torch
 
+        from .common import CAREFUL_CLIPNORM
+
         loss = -self.flow().log_prob(torch.from_numpy(np.ascontiguousarray(xb))).mean()
         self.opt.zero_grad()
         loss.backward()
+        if self.schedule is not None:
+            for p in self.flow.parameters():
+                if p.grad is not None:
+                    torch.nn.utils.clip_grad_norm_([p], CAREFUL_CLIPNORM)
         self.opt.step()
+        if self.schedule is not None:
+            self.schedule.step()
         return float(loss.detach())
 
     def log_prob(self, x) -> np.ndarray:

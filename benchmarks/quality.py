@@ -1,8 +1,9 @@
 """Our flows on moons / spiral: KL gap to the exact density after a fixed Adam step budget.
 
 Training is a custom loop: one ``tf.function`` (XLA) Adam step on ``-mean(flow.log_prob(x))``
-per minibatch of 512 drawn with replacement from the training set (indices shared with the
-peers of the same seed). ``fit`` is not used: its per-epoch overhead dominates on 5,000 points.
+per minibatch of 512 drawn with replacement from the training set (indices, and input noise
+where the recipe has it, shared with the peers of the same seed). ``fit`` is not used: its
+per-epoch overhead dominates on 5,000 points.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ import numpy as np
 
 from gaussianization.metrics import kl_gap
 
-from .common import BATCH, KerasTrainer, n_params
+from .common import BATCH, KerasTrainer, n_params, noise_for
 
-#: name -> (architecture key, uses IG init, description)
+#: name -> (architecture key, uses IG init, training recipe (common.RECIPES), description)
 OUR_MODELS = {
-    "diagonal": ("diagonal", False,
+    "diagonal": ("diagonal", False, "plain",
                  "make_gaussianization_flow(2, 8 blocks, 2 reflectors, K=8, mixture_init_data=train) (quantile init)"),
-    "diagonal+IG": ("diagonal", True,
+    "diagonal+IG": ("diagonal", True, "plain",
                     "make_gaussianization_flow(2, 8, 2, 8) + initialize_flow_from_ig(train)"),
-    "coupling": ("coupling", False, "make_coupling_flow(2, 4 blocks, K=8, hidden=(64, 64)) (the seed coupling flow)"),
-    "coupling+IG": ("coupling", True, "make_coupling_flow(2, 4, 8, hidden=(64, 64)) + initialize_flow_from_ig(train)"),
-    "spline": ("spline", False,
+    "coupling": ("coupling", False, "plain",
+                 "make_coupling_flow(2, 4 blocks, K=8, hidden=(64, 64)) (the seed coupling flow)"),
+    "coupling+IG": ("coupling", True, "plain",
+                    "make_coupling_flow(2, 4, 8, hidden=(64, 64)) + initialize_flow_from_ig(train)"),
+    "spline": ("spline", False, "plain",
                "make_spline_coupling_flow(2, 4 blocks, 8 bins, hidden=(64, 64)); no IG init exists for splines"),
+    "coupling+IG, careful": ("coupling-small", True, "careful",
+                             "make_coupling_flow(2, 2 blocks, K=8, hidden=(32, 32)) + initialize_flow_from_ig(train), "
+                             "trained with the careful recipe (notebook 04)"),
 }
 
 
@@ -45,6 +51,8 @@ def build_flow(arch: str, seed: int, x_train=None, ig: bool = False, dim: int = 
                                          mixture_init_data=None if (ig or x_train is None) else x_train)
     elif arch == "coupling":
         flow = make_coupling_flow(dim, 4, num_components, hidden=(64, 64))
+    elif arch == "coupling-small":
+        flow = make_coupling_flow(dim, 2, num_components, hidden=(32, 32))
     elif arch == "spline":
         flow = make_spline_coupling_flow(dim, 4, 8, hidden=(64, 64))
     else:
@@ -61,19 +69,22 @@ class OurModel:
 
     def __init__(self, name: str, trainers: dict, jit_compile: bool = True):
         self.name = name
-        self.arch, self.ig, self.description = OUR_MODELS[name]
+        self.arch, self.ig, self.recipe, self.description = OUR_MODELS[name]
+        self.noise = noise_for(self.recipe)
         self.trainers, self.jit = trainers, jit_compile
         self.trainer = None
 
-    def start(self, seed: int, ds) -> dict:
+    def start(self, seed: int, ds, steps: int) -> dict:
         t = time.perf_counter()
         flow = build_flow(self.arch, seed, ds.train, self.ig)
         init_s = time.perf_counter() - t
-        if self.arch not in self.trainers:  # first use: the compiled graphs live on this flow
-            tr = KerasTrainer(build_flow(self.arch, 0, ds.train, False), jit_compile=self.jit)
+        key = f"{self.arch} ({self.recipe})"
+        if key not in self.trainers:  # first use: the compiled graphs live on this flow
+            tr = KerasTrainer(build_flow(self.arch, 0, ds.train, False), jit_compile=self.jit,
+                              recipe=self.recipe, steps=steps)
             tr.warm_up(ds.train[:BATCH], ds.test)
-            self.trainers[self.arch] = tr
-        self.trainer = self.trainers[self.arch]
+            self.trainers[key] = tr
+        self.trainer = self.trainers[key]
         self.trainer.load(flow.get_weights())
         return {"init_s": init_s, "params": n_params(self.trainer.variables),
                 "compile_s": dict(self.trainer.compile_s), "xla": self.trainer.jit_compile,
@@ -86,9 +97,15 @@ class OurModel:
         return self.trainer.log_prob(x)
 
 
-def train_and_eval(model, ds, log_p_true, idx, checkpoints, seed, progress=None) -> dict:
-    """Train ``model`` on ``ds.train`` with minibatches ``idx``; KL gap on ``ds.test`` at checkpoints."""
-    info = model.start(seed, ds)
+def train_and_eval(model, ds, log_p_true, idx, noise, checkpoints, seed, progress=None) -> dict:
+    """Train ``model`` on ``ds.train`` with minibatches ``idx``; KL gap on ``ds.test`` at checkpoints.
+
+    A model whose recipe has input noise (``model.noise`` > 0, raw data units) trains on
+    ``x + noise[i] · model.noise / ds.scale``, i.e. on standardised points moved by the same
+    standard-normal draws as every other noisy model of this seed.
+    """
+    info = model.start(seed, ds, checkpoints[-1])
+    jitter = (model.noise / ds.scale).astype(np.float32) if model.noise else None
     out = {"params": info["params"], "init_s": info["init_s"], "compile_s": info.get("compile_s"),
            "xla": info.get("xla"), "xla_fallback": info.get("xla_fallback"),
            "checkpoints": {}}
@@ -104,7 +121,8 @@ def train_and_eval(model, ds, log_p_true, idx, checkpoints, seed, progress=None)
     for target in checkpoints:
         t = time.perf_counter()
         for i in range(done, target):
-            loss = model.step(ds.train[idx[i]])
+            xb = ds.train[idx[i]]
+            loss = model.step(xb if jitter is None else xb + noise[i] * jitter)
         train_time += time.perf_counter() - t
         if progress is not None:
             progress(target - done)

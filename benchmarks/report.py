@@ -17,10 +17,12 @@ IMAGES = BOOK / "images"
 
 
 def _pm(s: dict, digits: int = 3) -> str:
-    m, sd, n = s["mean"], s["sd"], s["n"]
+    """``mean ± s.d.`` over runs; runs with a non-finite value are counted and named, never hidden."""
+    m, sd, n, total = s["mean"], s["sd"], s["n"], len(s["values"])
     if not math.isfinite(m):
         return "non-finite"
-    return f"{m:.{digits}f}" if len(s["values"]) < 2 else f"{m:.{digits}f} ± {sd:.{digits}f}"
+    text = f"{m:.{digits}f}" if n < 2 else f"{m:.{digits}f} ± {sd:.{digits}f}"
+    return text if n == total else f"{text} (only {n} of {total} runs finite)"
 
 
 def _f(x, digits=2):
@@ -29,7 +31,7 @@ def _f(x, digits=2):
 
 def quality_table(results) -> str:
     cps = results["meta"]["config"]["checkpoints"]
-    head = ("| data | model | IG init | params | " + " | ".join(f"KL gap @ {c}" for c in cps)
+    head = ("| data | model | IG init | recipe | params | " + " | ".join(f"KL gap @ {c}" for c in cps)
             + " | KL gap s.e. (final) | test NLL | ms / step |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for dname, models in results["quality"].items():
@@ -39,7 +41,8 @@ def quality_table(results) -> str:
             ig = "yes" if info["ig_init"] else ("n/a (no IG init for splines)" if info["arch"] == "spline"
                                                  else ("–" if info["library"] == "zuko" else "no"))
             gaps = " | ".join(_pm(s["kl_gap_at"][str(c)]) for c in cps)
-            lines.append(f"| {dname} | {name} | {ig} | {s['params']:,} | {gaps} | {s['kl_se']['mean']:.4f} | "
+            lines.append(f"| {dname} | {name} | {ig} | {info.get('recipe', 'plain')} | {s['params']:,} | {gaps} | "
+                         f"{s['kl_se']['mean']:.4f} | "
                          f"{_pm(s['test_nll'])} | {_pm(s['step_ms'], 1)} |")
     return "\n".join(lines)
 
@@ -179,7 +182,10 @@ def page(results, images) -> str:
         f"(KL gap {_pm(results['quality'][d][r['best_ours']]['summary']['kl_gap'])} nats)"
         + "".join(f"; {p}: {_pm(results['quality'][d][p]['summary']['kl_gap'])}"
                   for p in results["quality"][d] if p.startswith("zuko"))
+        + (f". Ours / best zuko NSF ({r['best_nsf']}): **{r['best_ours_over_best_nsf']:.2f}**"
+           if "best_nsf" in r else "")
         + "." for d, r in results.get("ratios", {}).items())
+    recipes = "\n".join(f"- **{k}**: {v}." for k, v in meta.get("recipes", {}).items())
     caveat = ("" if mode == "full" else
               f"\n```{{warning}}\nThese numbers come from the **quick** run (1 seed, {steps} steps, reduced scaling "
               "sweeps): a smoke test, not the full benchmark. The section 7 targets refer to 2,000 steps; run "
@@ -206,9 +212,14 @@ $D_i = \\log p_\\text{{true}}(x_i) - \\log q(x_i)$ (exact $\\log p$ from `gaussi
 reported as the mean of $D_i$ over seeds (± s.d. across {len(cfg['seeds'])} seed(s)); the paired standard
 error of each run's mean is also given. Lower is better, 0 is perfect.
 
-Every model, ours and the peers, is trained the same way: Adam (learning rate 10⁻³), minibatches of 512
-drawn with replacement from the training set, **the same minibatch indices for every model of a seed**, for
-{', '.join(f'{c:,}' for c in cfg['checkpoints'])} steps. {meta['training']}.
+Every model, ours and the peers, is trained on minibatches of 512 drawn with replacement from the
+training set, with **the same minibatch indices for every model of a seed** (and, for the careful recipe, the
+same input-noise draws), for {', '.join(f'{c:,}' for c in cfg['checkpoints'])} steps, with one of two
+recipes, applied identically to ours and to zuko's NSF:
+
+{recipes}
+
+{meta['training']}.
 
 | data | train points | test points | exact mean log p (test) |
 |---|---|---|---|

@@ -63,7 +63,7 @@ def _summary(runs: list[dict], checkpoints) -> dict:
 def run_quality(cfg, results, peer_reason, bar):
     from gaussianization import datasets
 
-    from .common import batch_indices
+    from .common import batch_indices, batch_noise
     from .peers import PEER_MODELS, PeerModel
     from .quality import OUR_MODELS, OurModel, train_and_eval
 
@@ -81,10 +81,11 @@ def run_quality(cfg, results, peer_reason, bar):
         runs = {n: [] for n in names}
         for seed in cfg["seeds"]:
             idx = batch_indices(len(ds.train), steps, seed)
+            noise = batch_noise(steps, ds.train.shape[1], seed)
             for name in names:
                 bar.set_description(f"{dname} s{seed} {name}")
                 model = OurModel(name, trainers) if name in OUR_MODELS else PeerModel(name)
-                r = train_and_eval(model, ds, log_p, idx, cfg["checkpoints"], seed, progress=bar.update)
+                r = train_and_eval(model, ds, log_p, idx, noise, cfg["checkpoints"], seed, progress=bar.update)
                 r["seed"] = seed
                 runs[name].append(r)
                 if dname == "moons" and seed == cfg["seeds"][0] and name in ("coupling", "zuko NSF"):
@@ -94,14 +95,27 @@ def run_quality(cfg, results, peer_reason, bar):
     return trainers, kept
 
 
+def _best(models, names):
+    """The name with the smallest mean KL gap; a model with any non-finite run does not count."""
+    def key(n):
+        s = models[n]["summary"]["kl_gap"]
+        return s["mean"] if s["n"] == len(s["values"]) and np.isfinite(s["mean"]) else np.inf
+    return min(names, key=key)
+
+
 def ratios(results) -> dict:
     out = {}
     for dname, models in results["quality"].items():
         peers = [n for n in models if n.startswith("zuko")]
         ours = [n for n in models if not n.startswith("zuko")]
-        best = min(ours, key=lambda n: models[n]["summary"]["kl_gap"]["mean"]
-                   if np.isfinite(models[n]["summary"]["kl_gap"]["mean"]) else np.inf)
+        best = _best(models, ours)
         out[dname] = {"best_ours": best, "pairs": {}}
+        nsf = [n for n in peers if n.startswith("zuko NSF")]
+        if nsf:
+            best_nsf = _best(models, nsf)
+            out[dname]["best_nsf"] = best_nsf
+            out[dname]["best_ours_over_best_nsf"] = (models[best]["summary"]["kl_gap"]["mean"]
+                                                     / models[best_nsf]["summary"]["kl_gap"]["mean"])
         for o in ours:
             for p in peers:
                 so, sp = models[o]["summary"], models[p]["summary"]
@@ -124,7 +138,7 @@ def run_sampling(cfg, trainers, kept, results):
            "model_peer": "zuko NSF, trained on moons (analytic spline inverse)"}
     ds = datasets.load("moons")
     if "coupling" in kept:
-        tr = trainers["coupling"]
+        tr = trainers["coupling (plain)"]
         tr.flow.set_weights(kept["coupling"])
         flow = tr.flow
         t = time.perf_counter()
@@ -199,7 +213,7 @@ def main(argv=None):
     mode = "quick" if args.quick else "full"
     cfg = MODES[mode]
 
-    from .common import setup_threads
+    from .common import RECIPES, setup_threads
 
     setup_threads(args.threads)
     import keras
@@ -223,9 +237,11 @@ def main(argv=None):
             "training": ("custom loop: one tf.function(jit_compile=True) Adam step on -mean(flow.log_prob(x)) "
                          "per minibatch (not Model.fit), falling back to tf.function without XLA for an "
                          "architecture whose XLA log_prob disagrees with the plain graph (see xla_fallback); "
+                         "every evaluation uses the plain graph (no XLA); "
                          "zuko: the same loop in PyTorch (eager)"),
-            "batch": 512, "learning_rate": 1e-3, "optimizer": "Adam",
-            "minibatches": "indices drawn with replacement, identical for every model of a seed",
+            "batch": 512, "recipes": RECIPES,
+            "minibatches": ("indices drawn with replacement, identical for every model of a seed; input noise "
+                            "(careful recipe) from standard-normal draws identical for every noisy model of a seed"),
             "kl_gap": "mean over the 20,000 test points of log p_true(x) - log q(x), with its paired standard error",
         },
         "datasets": {}, "models": {}, "quality": {},
@@ -233,11 +249,13 @@ def main(argv=None):
     from .peers import PEER_MODELS
     from .quality import OUR_MODELS
 
-    for n, (arch, ig, desc) in OUR_MODELS.items():
-        results["models"][n] = {"library": "gaussianization", "arch": arch, "ig_init": ig, "description": desc}
+    for n, (arch, ig, recipe, desc) in OUR_MODELS.items():
+        results["models"][n] = {"library": "gaussianization", "arch": arch, "ig_init": ig, "recipe": recipe,
+                                "description": desc}
     if not peer_reason:
-        for n, desc in PEER_MODELS.items():
-            results["models"][n] = {"library": "zuko", "arch": n, "ig_init": False, "description": desc}
+        for n, (kind, recipe, desc) in PEER_MODELS.items():
+            results["models"][n] = {"library": "zuko", "arch": n, "ig_init": False, "recipe": recipe,
+                                    "description": desc}
 
     n_models = len(results["models"])
     bar = _bar(2 * len(cfg["seeds"]) * n_models * cfg["checkpoints"][-1], f"quality ({mode})")

@@ -21,7 +21,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .special import HALF_LOG_2PI, log_ndtr_pair, log_normal_pdf, normal_quantile_two_tailed
+from .special import (
+    HALF_LOG_2PI,
+    log_ndtr,
+    log_ndtr_pair,
+    log_normal_pdf,
+    normal_quantile_two_tailed,
+    while_loop_shrinking,
+)
 
 #: Iteration cap of the inverse; convergence is usually reached in < 10 steps.
 MAX_INVERSE_ITERATIONS = 100
@@ -38,12 +45,16 @@ def _standardize(x, means, log_scales):
 
 def mixture_log_cdf_sf_pdf(x, logits, means, log_scales):
     """``(log F(x), log S(x), log f(x))``, each of shape ``(..., d)``."""
-    log_w = log_weights(logits)
+    return _log_cdf_sf_pdf(x, log_weights(logits), means, log_scales)
+
+
+def _log_cdf_sf_pdf(x, log_w, means, log_scales):
+    """:func:`mixture_log_cdf_sf_pdf` with normalised log-weights ``log_w``."""
     u = _standardize(x, means, log_scales)
     log_phi_u, log_phi_minus_u = log_ndtr_pair(u)
     log_cdf = ops.logsumexp(log_w + log_phi_u, axis=-1)
     log_sf = ops.logsumexp(log_w + log_phi_minus_u, axis=-1)
-    log_pdf = ops.logsumexp(log_w + log_normal_pdf(u) - log_scales, axis=-1)
+    log_pdf = ops.logsumexp(log_w - 0.5 * ops.square(u) - log_scales, axis=-1) - HALF_LOG_2PI
     return log_cdf, log_sf, log_pdf
 
 
@@ -71,29 +82,100 @@ def inverse_bracket(z, means, log_scales):
     return ops.min(candidates, axis=-1), ops.max(candidates, axis=-1)
 
 
-#: Iterations run on every entry before the inverse continues on the unconverged ones only.
-_DENSE_ITERATIONS = 8
-
-
 #: Relative step size at which the iteration stops, by the dtype of the result: for float32
 #: results the iterate is then far inside float32 rounding, for float64 near float64 precision.
 INVERSE_TOLERANCE = {"float32": 1e-9, "float64": 1e-13}
+
+
+def inverse_start(z, log_w, means, log_scales):
+    """Starting point of the inverse: the quantile ``μ̄ + σ̄ z`` of the Gaussian with the
+    mixture's mean ``μ̄`` and standard deviation ``σ̄`` (exact for ``K = 1``), shape ``(..., d)``."""
+    w = ops.exp(log_w)
+    mean = ops.sum(w * means, axis=-1)
+    second = ops.sum(w * (ops.exp(2.0 * log_scales) + ops.square(means)), axis=-1)
+    return mean + ops.sqrt(ops.maximum(second - ops.square(mean), 0.0)) * z
+
+
+def _residual(x, lower, log_target, log_w, means, inv_scales, log_w_over_scales):
+    """Residual of the inverse in log-probability space, and its derivative, each ``(M,)``.
+
+    Rows with ``lower`` (``z < 0``) solve ``log F(x) = log Φ(z)``, the others
+    ``log S(x) = log Φ(-z)``; ``log_target`` is the right-hand side. As a function of ``x``
+    the residual ``r = log F(x) - log Φ(z)`` (or ``log Φ(-z) - log S(x)``) is increasing, with
+    ``r' = f/F`` (or ``f/S``). Working in the tail that is below ½ keeps both sides accurate
+    to float64 precision, and needs no normal quantile inside the loop.
+    """
+    u = (ops.expand_dims(x, -1) - means) * inv_scales
+    below = ops.expand_dims(lower, -1)
+    log_tail = ops.logsumexp(log_w + log_ndtr(ops.where(below, u, -u)), axis=-1)
+    log_pdf = ops.logsumexp(log_w_over_scales - 0.5 * ops.square(u), axis=-1) - HALF_LOG_2PI
+    r = ops.where(lower, log_tail - log_target, log_target - log_tail)
+    return r, ops.exp(log_pdf - log_tail)
+
+
+def _false_position(lo, hi, h_lo, h_hi):
+    """The secant root of the bracket ends, or its midpoint where that is undefined
+    (an end whose residual is not known yet is stored with residual 0)."""
+    denom = h_hi - h_lo
+    x_fp = (lo * h_hi - hi * h_lo) / ops.where(denom > 0.0, denom, 1.0)
+    inside = ops.logical_and(denom > 0.0, ops.logical_and(x_fp > lo, x_fp < hi))
+    return ops.where(inside, x_fp, 0.5 * (lo + hi))
+
+
+def _safeguarded_step(state, params):
+    """One iteration on ``state = (x, lo, hi, h_lo, h_hi, step, side, newton)``.
+
+    Shrinks the bracket with the sign of ``h(x)``, then takes the Newton step if it stays
+    in the bracket and is at most half the previous step, otherwise a false-position step
+    (Illinois variant: when the same end moves twice running, the other end's residual is
+    halved, so it cannot stagnate). ``newton`` is 1 where the step taken was a Newton step.
+    """
+    x, lo, hi, h_lo, h_hi, step, side, _ = state
+    h, dh = _residual(x, *params)
+    below, above = h < 0.0, h > 0.0
+    lo, h_lo = ops.where(below, x, lo), ops.where(below, h, h_lo)
+    hi, h_hi = ops.where(above, x, hi), ops.where(above, h, h_hi)
+    new_side = ops.cast(ops.where(below, -1.0, ops.where(above, 1.0, 0.0)), x.dtype)
+    h_hi = ops.where(ops.logical_and(new_side < 0.0, side < 0.0), 0.5 * h_hi, h_hi)
+    h_lo = ops.where(ops.logical_and(new_side > 0.0, side > 0.0), 0.5 * h_lo, h_lo)
+    newton = x - h / dh
+    use_newton = ops.logical_and(ops.logical_and(newton >= lo, newton <= hi), ops.abs(2.0 * h) <= ops.abs(step * dh))
+    x_new = ops.where(use_newton, newton, _false_position(lo, hi, h_lo, h_hi))
+    x_new = ops.where(ops.isnan(x_new), x, x_new)
+    return x_new, lo, hi, h_lo, h_hi, x_new - x, new_side, ops.cast(use_newton, x.dtype)
+
+
+def _finished(old_state, new_state, tol):
+    """Entries whose iterate is within ``tol · (1 + |x|)`` of the root (or NaN).
+
+    Either the step just taken was that small, or two Newton steps running show quadratic
+    convergence, ``e_next ≈ c e²`` with ``c ≈ |s_k| / s_{k-1}²``, and predict the error left
+    after the step just taken, ``|s_k|³ / s_{k-1}²``, to be a thousand times below the
+    tolerance.
+    This saves the evaluation that would only confirm convergence.
+    """
+    x, step, newton = new_state[0], new_state[5], new_state[7]
+    prev_step, prev_newton = old_state[5], old_state[7]
+    scale = tol * (1.0 + ops.abs(x))
+    small = ops.abs(step) <= scale
+    both_newton = ops.logical_and(newton > 0.0, prev_newton > 0.0)
+    quadratic = ops.logical_and(both_newton, 1e3 * ops.abs(step) ** 3 <= scale * ops.square(prev_step))
+    return ops.logical_or(ops.logical_or(small, quadratic), ops.isnan(x))
 
 
 def ungaussianize(z, logits, means, log_scales, *, tol: float | None = None,
                   max_iterations: int = MAX_INVERSE_ITERATIONS):
     """Inverse map ``x = F⁻¹(Φ(z))``, shape ``(..., d)``, in the dtype of ``z``.
 
-    Solves ``h(x) = Φ⁻¹(F(x)) - z = 0`` in float64 on the bracket of
-    :func:`inverse_bracket` by a safeguarded Newton iteration: a Newton step is taken
-    when it stays in the bracket and shrinks faster than bisection would, otherwise a
-    false-position step (Illinois variant) on the bracket. The bracket always contains
-    the root, so the result is accurate to float64 precision for every finite ``z`` and
-    finite parameters. The iteration stops when a step is below ``tol · (1 + |x|)``
-    (default :data:`INVERSE_TOLERANCE` for the dtype of ``z``). Almost every entry
-    converges within a few iterations; after ``_DENSE_ITERATIONS`` the iteration
-    continues on the unconverged entries alone, so a few slow entries do not cost a
-    full pass over the batch each. NaN entries of ``z`` give NaN.
+    Solves ``F(x) = Φ(z)`` in float64, in log space and in the tail below ½
+    (:func:`_residual`), on the bracket of :func:`inverse_bracket` from the start of
+    :func:`inverse_start`, by a safeguarded Newton iteration (:func:`_safeguarded_step`).
+    The bracket always contains the root, so the result is accurate to float64 precision
+    for every finite ``z`` and finite parameters. An entry stops once it is within
+    ``tol · (1 + |x|)`` of the root (:func:`_finished`; default :data:`INVERSE_TOLERANCE`
+    for the dtype of ``z``), and each iteration runs only on the entries that have not
+    stopped, so the few slow ones do not cost a pass over the whole batch.
+    NaN entries of ``z`` give NaN.
     """
     z = ops.convert_to_tensor(z)
     out_dtype = z.dtype
@@ -108,71 +190,30 @@ def ungaussianize(z, logits, means, log_scales, *, tol: float | None = None,
     full = ops.shape(ops.expand_dims(z64, -1) + mu)
     z_flat = ops.reshape(z64, (-1,))
     log_w, mu, log_s = (ops.reshape(ops.broadcast_to(p, full), (-1, k)) for p in (log_w, mu, log_s))
-
-    def residual(x, z_t, lw, m, ls):
-        # Newton in latent space: h(x) = Φ⁻¹(F(x)) - z is close to linear in x (exactly
-        # linear for K = 1 and in both tails), so Newton converges in a few steps.
-        u = _standardize(x, m, ls)
-        log_phi_u, log_phi_minus_u = log_ndtr_pair(u)
-        log_cdf = ops.logsumexp(lw + log_phi_u, axis=-1)
-        log_sf = ops.logsumexp(lw + log_phi_minus_u, axis=-1)
-        log_pdf = ops.logsumexp(lw - 0.5 * ops.square(u) - ls, axis=-1) - HALF_LOG_2PI
-        z_x = normal_quantile_two_tailed(log_cdf, log_sf)
-        return z_x - z_t, ops.exp(log_pdf - log_normal_pdf(z_x))
-
-    def false_position(lo, hi, h_lo, h_hi):
-        mid = 0.5 * (lo + hi)
-        denom = h_hi - h_lo
-        x_fp = (lo * h_hi - hi * h_lo) / ops.where(denom > 0.0, denom, 1.0)
-        inside = ops.logical_and(denom > 0.0, ops.logical_and(x_fp > lo, x_fp < hi))
-        return ops.where(inside, x_fp, mid)
-
-    def converged(x, step):
-        return ops.logical_or(ops.abs(step) <= tol * (1.0 + ops.abs(x)), ops.isnan(x))
-
-    def solve(state, params, iterations):
-        """Run the safeguarded iteration on ``state = (x, lo, hi, h_lo, h_hi, step, side)``."""
-        def cond(i, x, lo, hi, h_lo, h_hi, step, side):
-            return ops.logical_and(i < iterations, ops.logical_not(ops.all(converged(x, step))))
-
-        def body(i, x, lo, hi, h_lo, h_hi, step, side):
-            h, dh = residual(x, *params)
-            below, above = h < 0.0, h > 0.0
-            lo, h_lo = ops.where(below, x, lo), ops.where(below, h, h_lo)
-            hi, h_hi = ops.where(above, x, hi), ops.where(above, h, h_hi)
-            # Illinois rule: when the same end moves twice running, halve the other end's
-            # residual so that false position cannot stagnate.
-            new_side = ops.cast(ops.where(below, -1.0, ops.where(above, 1.0, 0.0)), "float64")
-            h_hi = ops.where(ops.logical_and(new_side < 0.0, side < 0.0), 0.5 * h_hi, h_hi)
-            h_lo = ops.where(ops.logical_and(new_side > 0.0, side > 0.0), 0.5 * h_lo, h_lo)
-            newton = x - h / dh
-            use_newton = ops.logical_and(
-                ops.logical_and(newton >= lo, newton <= hi),
-                ops.abs(2.0 * h) <= ops.abs(step * dh),
-            )
-            x_new = ops.where(use_newton, newton, false_position(lo, hi, h_lo, h_hi))
-            x_new = ops.where(ops.isnan(x_new), x, x_new)
-            return i + 1, x_new, lo, hi, h_lo, h_hi, x_new - x, new_side
-
-        return ops.while_loop(cond, body, (0, *state))[1:]
-
-    params = (z_flat, log_w, mu, log_s)
+    lower = z_flat < 0.0
+    params = (lower, log_ndtr(-ops.abs(z_flat)), log_w, mu, ops.exp(-log_s), log_w - log_s)
     lo, hi = inverse_bracket(z_flat, mu, log_s)
-    # Both ends in one evaluation (one copy of the residual in the graph instead of two).
-    h_ends = residual(ops.stack([lo, hi]), *params)[0]
-    h_lo = ops.minimum(h_ends[0], 0.0)
-    h_hi = ops.maximum(h_ends[1], 0.0)
-    x0 = false_position(lo, hi, h_lo, h_hi)
-    state = (x0, lo, hi, h_lo, h_hi, hi - lo, ops.zeros_like(x0))
-    dense = min(_DENSE_ITERATIONS, int(max_iterations))
-    state = solve(state, params, dense)
+    x0 = ops.clip(inverse_start(z_flat, log_w, mu, log_s), lo, hi)
+    x0 = ops.where(ops.isnan(x0), 0.5 * (lo + hi), x0)
+    zeros = ops.zeros_like(x0)
 
-    # Continue on the entries that have not converged yet, gathered into a short batch.
-    active = ops.where(ops.logical_not(converged(state[0], state[5])))[0]
-    sub_state = tuple(ops.take(t, active, axis=0) for t in state)
-    sub_params = tuple(ops.take(t, active, axis=0) for t in params)
-    sub_state = solve(sub_state, sub_params, int(max_iterations) - dense)
-    x = ops.scatter_update(state[0], ops.expand_dims(active, -1), sub_state[0])
+    def cond(i, out, index, *rows):
+        return ops.logical_and(i < int(max_iterations), ops.shape(index)[0] > 0)
 
-    x = ops.where(ops.isnan(z_flat), z_flat, x)
+    def body(i, out, index, *rows):
+        old_state, params = rows[:8], rows[8:]
+        state = _safeguarded_step(old_state, params)
+        out = ops.scatter_update(out, ops.expand_dims(index, -1), state[0])
+        going = ops.logical_not(_finished(old_state, state, tol))
+        rows = (index, *state, *params)
+        # Drop the finished entries once they are worth a gather (a tenth of the active ones).
+        rows = ops.cond(10 * ops.sum(ops.cast(going, "int32")) < 9 * ops.shape(index)[0],
+                        lambda: tuple(ops.take(t, ops.where(going)[0], axis=0) for t in rows),
+                        lambda: rows)
+        return (i + 1, out, *rows)
+
+    index = ops.arange(ops.shape(x0)[0], dtype="int64")
+    loop_vars = (0, x0, index, x0, lo, hi, zeros, zeros, hi - lo, zeros, zeros, *params)
+    out = while_loop_shrinking(cond, body, loop_vars)[1]
+    x = ops.where(ops.isnan(z_flat), z_flat, out)
     return ops.cast(ops.reshape(x, ops.shape(z64)), out_dtype)

@@ -40,6 +40,7 @@ LOG_HALF = math.log(0.5)
 # Its truncation error at the switch is ~1e-8 (float32) and ~1e-17 (float64).
 _ASYMPTOTIC_SWITCH = {"float32": -10.0, "float64": -37.0}
 _SQRT_HALF = math.sqrt(0.5)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
 def _switch(dtype) -> float:
@@ -61,11 +62,6 @@ def _series_minus_one(x):
 def _log_series(x):
     """``log s(x)`` (see :func:`_series_minus_one`)."""
     return ops.log1p(_series_minus_one(x))
-
-
-def _log_ndtr_asymptotic(x):
-    """Asymptotic series of ``log Φ(x)`` for ``x ≪ 0`` (``x`` must be negative)."""
-    return log_normal_pdf(x) - ops.log(-x) + _log_series(x)
 
 
 def _lower_tail_terms(z):
@@ -93,34 +89,43 @@ def _log_ndtr_lower(z):
     return _lower_tail_terms(z)[0]
 
 
+def _log_small_large(x):
+    """``(log Φ(-|x|), log Φ(|x|))`` from one ``erfc``.
+
+    The small tail is ``Φ(-a) = erfc(a/√2)/2`` up to the switch point and
+    ``φ(a)/a · s(a)`` (the asymptotic series) beyond it, whose logarithm is taken with
+    the Gaussian factor split off, so it never underflows; the large tail is
+    ``log1p(-Φ(-a))``. Three transcendental functions per element: this is the inner
+    loop of every mixture CDF and of its inverse. Each branch sees only inputs from its
+    own range, so no branch produces NaN values or NaN gradients.
+    """
+    switch = -_switch(x.dtype)
+    a = ops.abs(x)
+    tail = a > switch
+    a_tail = ops.maximum(a, switch)
+    small_bulk = ops.where(tail, 0.0, 0.5 * ops.erfc(ops.minimum(a, switch) * _SQRT_HALF))
+    # Beyond the switch: Φ(-a) = exp(-a²/2) · s(a) / (a √(2π)).
+    scaled_tail = (1.0 + _series_minus_one(a_tail)) / (a_tail * _SQRT_2PI)
+    log_small = ops.log(ops.where(tail, scaled_tail, small_bulk)) - ops.where(tail, 0.5 * ops.square(a_tail), 0.0)
+    return log_small, ops.log1p(-small_bulk)  # beyond the switch Φ(-a) < 1e-23: log Φ(a) = 0
+
+
 def log_ndtr(x):
     """``log Φ(x)`` for every finite ``x``; same shape and dtype as ``x``.
 
-    ``x > 0``: ``log1p(-erfc(x/√2)/2)``; ``switch ≤ x ≤ 0``: ``log(erfc(-x/√2)/2)``;
-    ``x < switch``: the asymptotic series. Each branch sees only inputs from its
-    own range, so no branch produces NaN values or NaN gradients.
+    ``x ≥ 0``: ``log1p(-erfc(x/√2)/2)``; ``switch ≤ x < 0``: ``log(erfc(-x/√2)/2)``;
+    ``x < switch``: the asymptotic series (see :func:`_log_small_large`).
     """
     x = ops.convert_to_tensor(x)
-    upper = ops.log1p(-0.5 * ops.erfc(ops.maximum(x, 0.0) * _SQRT_HALF))
-    return ops.where(x > 0.0, upper, _log_ndtr_lower(ops.minimum(x, 0.0)))
+    log_small, log_large = _log_small_large(x)
+    return ops.where(x < 0.0, log_small, log_large)
 
 
 def log_ndtr_pair(x):
-    """``(log Φ(x), log Φ(-x))``: log CDF and log survival of the standard normal.
-
-    One ``erfc`` serves both: with ``a = |x|``, the small tail is
-    ``log Φ(-a) = log(erfc(a/√2)/2)`` (the asymptotic series beyond the switch
-    point) and the large one is ``log Φ(a) = log1p(-Φ(-a))``.
-    """
+    """``(log Φ(x), log Φ(-x))``: log CDF and log survival of the standard normal,
+    both from one ``erfc`` (see :func:`_log_small_large`)."""
     x = ops.convert_to_tensor(x)
-    switch = _switch(x.dtype)
-    a = ops.abs(x)
-    log_small = ops.where(
-        a <= -switch,
-        ops.log(0.5 * ops.erfc(ops.minimum(a, -switch) * _SQRT_HALF)),
-        _log_ndtr_asymptotic(-ops.maximum(a, -switch)),
-    )
-    log_large = ops.log1p(-ops.exp(log_small))
+    log_small, log_large = _log_small_large(x)
     negative = x < 0.0
     return ops.where(negative, log_small, log_large), ops.where(negative, log_large, log_small)
 
@@ -222,6 +227,7 @@ __all__ = [
     "ndtri_from_log",
     "normal_quantile_two_tailed",
     "compile_function",
+    "while_loop_shrinking",
 ]
 
 
@@ -245,3 +251,11 @@ def compile_function(fn, input_dim: int | None = None):
         return traced[x.dtype](x)
 
     return call
+
+
+def while_loop_shrinking(cond, body, loop_vars):
+    """``keras.ops.while_loop`` whose tensors may change their leading dimension from one
+    iteration to the next (e.g. a loop that drops the entries that are done)."""
+    loop_vars = tuple(tf.convert_to_tensor(v) for v in loop_vars)
+    invariants = tuple(tf.TensorShape([None, *v.shape[1:]]) if v.shape.rank else v.shape for v in loop_vars)
+    return tf.while_loop(cond, lambda *v: tuple(body(*v)), loop_vars, shape_invariants=invariants)

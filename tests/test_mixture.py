@@ -1,0 +1,91 @@
+"""The mixture-CDF inverse ``ungaussianize``: accuracy contract, tails, NaN, iteration cap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gaussianization.gauss_keras import mixture
+
+
+def random_mixture(rng, rows, k, spread=3.0):
+    """Parameters ``(rows, 1, k)``: unequal weights, well-separated means, scales over two decades."""
+    logits = rng.normal(0.0, 1.5, (rows, 1, k))
+    means = rng.normal(0.0, spread, (rows, 1, k))
+    log_scales = rng.uniform(np.log(0.05), np.log(5.0), (rows, 1, k))
+    return logits, means, log_scales
+
+
+def implied_x_error(x, z, params):
+    """``|z(x) - z| / (dz/dx)``: the distance of ``x`` from the exact root, to first order."""
+    z_x, log_dzdx = mixture.gaussianize(x, *params)
+    return np.abs(np.asarray(z_x) - z) / np.exp(np.asarray(log_dzdx))
+
+
+@pytest.mark.parametrize("tol", [None, 1e-9])
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_inverse_meets_its_tolerance_in_float64(k, tol):
+    rng = np.random.default_rng(k)
+    z = np.concatenate([np.linspace(-30.0, 30.0, 1201), rng.standard_normal(800)])[:, None]
+    params = random_mixture(rng, len(z), k)
+    x = np.asarray(mixture.ungaussianize(z, *params, tol=tol))
+    assert x.dtype == np.float64 and np.isfinite(x).all()
+    lo, hi = (np.asarray(b) for b in mixture.inverse_bracket(z, params[1], params[2]))
+    assert (lo <= x).all() and (x <= hi).all()
+    # Default tolerance 1e-13 (float64 results); the forward map's own rounding adds ~1e-14.
+    bound = 1e-12 if tol is None else tol
+    rel = implied_x_error(x, z, params) / (1.0 + np.abs(x))
+    assert rel.max() <= bound, (float(rel.max()), float(z[np.argmax(rel), 0]))
+
+
+def test_inverse_in_the_far_tails():
+    rng = np.random.default_rng(7)
+    z = np.array([-1e3, -200.0, -38.0, 38.0, 200.0, 1e3])[:, None]
+    params = random_mixture(rng, len(z), 4)
+    x = np.asarray(mixture.ungaussianize(z, *params))
+    z_back = np.asarray(mixture.gaussianize(x, *params)[0])
+    np.testing.assert_allclose(z_back, z, rtol=1e-12)
+
+
+def test_float32_results_are_float32_rounded_roots():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((2000, 1)).astype("float32")
+    params = tuple(p.astype("float32") for p in random_mixture(rng, len(z), 8))
+    x32 = np.asarray(mixture.ungaussianize(z, *params))
+    x64 = np.asarray(mixture.ungaussianize(z.astype("float64"), *(p.astype("float64") for p in params)))
+    assert x32.dtype == np.float32
+    # The float64 root rounded to float32: within one float32 ulp of |x|.
+    assert (np.abs(x32 - x64) <= np.spacing(np.abs(x64).astype("float32")).astype("float64")).all()
+
+
+def test_nan_entries_give_nan_and_leave_the_others_alone():
+    rng = np.random.default_rng(0)
+    z = np.array([[0.3], [np.nan], [-1.2]])
+    params = random_mixture(rng, 3, 5)
+    x = np.asarray(mixture.ungaussianize(z, *params))
+    assert np.isnan(x[1, 0]) and np.isfinite(x[[0, 2]]).all()
+    clean = np.asarray(mixture.ungaussianize(z[[0, 2]], *(p[[0, 2]] for p in params)))
+    np.testing.assert_array_equal(x[[0, 2]], clean)
+
+
+def test_iteration_cap_returns_a_point_in_the_bracket():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((500, 1)) * 5.0
+    params = random_mixture(rng, len(z), 8)
+    x = np.asarray(mixture.ungaussianize(z, *params, max_iterations=1))
+    lo, hi = (np.asarray(b) for b in mixture.inverse_bracket(z, params[1], params[2]))
+    assert np.isfinite(x).all() and (lo <= x).all() and (x <= hi).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 8), seed=st.integers(0, 10_000), spread=st.floats(0.01, 50.0),
+       z_scale=st.floats(0.1, 20.0))
+def test_property_inverse_is_accurate_for_any_mixture(k, seed, spread, z_scale):
+    rng = np.random.default_rng(seed)
+    z = z_scale * rng.standard_normal((256, 1))
+    params = random_mixture(rng, len(z), k, spread=spread)
+    x = np.asarray(mixture.ungaussianize(z, *params))
+    rel = implied_x_error(x, z, params) / (1.0 + np.abs(x))
+    assert np.isfinite(x).all() and rel.max() <= 1e-12
