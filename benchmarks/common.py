@@ -96,8 +96,11 @@ class KerasTrainer:
         def log_prob(x):
             return flow_.log_prob(x)
 
-        self._step, self._log_prob = step, log_prob
-        self._log_prob_plain = tf.function(flow_.log_prob, reduce_retracing=True)
+        @tf.function(reduce_retracing=True)
+        def log_prob_plain(x):
+            return flow_.log_prob(x)
+
+        self._step, self._log_prob, self._log_prob_plain = step, log_prob, log_prob_plain
 
     def warm_up(self, x_batch, x_eval):
         """Trace/compile both graphs (weights are reset by :meth:`load` afterwards).

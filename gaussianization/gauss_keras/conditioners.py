@@ -41,7 +41,7 @@ def initial_mixture_bias(rows: int, num_components: int, log_scale_bound: float 
     """Flat ``(3·rows·K,)`` bias of a unit-variance starting mixture (see the module docstring).
 
     Laid out as ``(3, rows, K)`` = [logits 0, means, ``artanh(log σ / B)``], matching
-    :func:`~gaussianization.gauss_keras.bijectors.coupling.unpack_mixture`.
+    :func:`~gaussianization.gauss_keras.mixture.unpack_mixture`.
     """
     k = int(num_components)
     if k == 1:

@@ -44,9 +44,10 @@ import inspect
 import numpy as np
 from keras import ops
 
-from .bijectors.coupling import MixtureCDFCoupling, pack_mixture, unpack_mixture
+from .bijectors.coupling import MixtureCDFCoupling
 from .bijectors.marginal import MixtureCDFGaussianization
 from .bijectors.rotation import FixedOrtho, Householder, pca_rotation
+from .mixture import pack_mixture, unpack_mixture
 from .rbig import RBIGDiagnostics, check_samples, fit_rbig
 
 __all__ = ["householder_vectors", "initialize_flow_from_ig"]

@@ -19,6 +19,7 @@ Shapes: ``x`` is ``(..., d)``; ``logits``, ``means``, ``log_scales`` are
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from .special import (
@@ -70,6 +71,29 @@ def gaussianize(x, logits, means, log_scales):
     log_cdf, log_sf, log_pdf = mixture_log_cdf_sf_pdf(x, logits, means, log_scales)
     z = normal_quantile_two_tailed(log_cdf, log_sf)
     return z, log_pdf - log_normal_pdf(z)
+
+
+def unpack_mixture(theta, d_b, num_components, shared, log_scale_bound):
+    """Conditioner output → ``(logits, means, log_scales)``, each ``(batch, d_b or 1, K)``.
+
+    ``theta`` is ``(batch, 3·d_b·K)`` (``(batch, 3·K)`` when shared), read as
+    ``(batch, 3, d_b, K)`` = [logits, means, raw log-scales] and
+    ``log σ = B·tanh(raw)`` with ``B = log_scale_bound``.
+    """
+    rows = 1 if shared else d_b
+    t = ops.reshape(theta, (-1, 3, rows, num_components))
+    return t[:, 0], t[:, 1], log_scale_bound * ops.tanh(t[:, 2])
+
+
+def pack_mixture(logits, means, log_scales, log_scale_bound, margin=1e-6):
+    """Inverse of :func:`unpack_mixture` for constant parameters (NumPy, ``(rows, K)`` each).
+
+    ``raw = artanh(log σ / B)``; ``log σ`` is first clipped to ``[-(1-margin)·B, (1-margin)·B]``
+    because ``B·tanh`` cannot reach ``±B`` (scales outside ``(e^{-B}, e^{B})`` are clipped).
+    Returns the flat ``(3·rows·K,)`` vector.
+    """
+    ratio = np.clip(np.asarray(log_scales, "float64") / log_scale_bound, -(1 - margin), 1 - margin)
+    return np.stack([np.asarray(logits, "float64"), np.asarray(means, "float64"), np.arctanh(ratio)]).reshape(-1)
 
 
 def inverse_bracket(z, means, log_scales):

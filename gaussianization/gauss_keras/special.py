@@ -35,9 +35,9 @@ from keras import ops
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 LOG_HALF = math.log(0.5)
 
-# Below this argument erfc underflows (float32
-# near x = -13, float64 near x = -38); the asymptotic series (6 terms) is used there.
-# Its truncation error at the switch is ~1e-8 (float32) and ~1e-17 (float64).
+# Below this argument Φ is taken from the asymptotic series (6 terms) instead of erfc, which
+# underflows near x = -13 (float32) and x = -38 (float64). The truncation error of the series
+# at the switch is ~1e-8 (float32) and ~1e-17 (float64).
 _ASYMPTOTIC_SWITCH = {"float32": -10.0, "float64": -37.0}
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)

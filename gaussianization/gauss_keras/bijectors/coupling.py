@@ -196,29 +196,6 @@ class CouplingBijector(Bijector):
         return cls(**config)
 
 
-def unpack_mixture(theta, d_b, num_components, shared, log_scale_bound):
-    """Conditioner output → ``(logits, means, log_scales)``, each ``(batch, d_b or 1, K)``.
-
-    ``theta`` is ``(batch, 3·d_b·K)`` (``(batch, 3·K)`` when shared), read as
-    ``(batch, 3, d_b, K)`` = [logits, means, raw log-scales] and
-    ``log σ = B·tanh(raw)`` with ``B = log_scale_bound``.
-    """
-    rows = 1 if shared else d_b
-    t = ops.reshape(theta, (-1, 3, rows, num_components))
-    return t[:, 0], t[:, 1], log_scale_bound * ops.tanh(t[:, 2])
-
-
-def pack_mixture(logits, means, log_scales, log_scale_bound, margin=1e-6):
-    """Inverse of :func:`unpack_mixture` for constant parameters (NumPy, ``(rows, K)`` each).
-
-    ``raw = artanh(log σ / B)``; ``log σ`` is first clipped to ``[-(1-margin)·B, (1-margin)·B]``
-    because ``B·tanh`` cannot reach ``±B`` (scales outside ``(e^{-B}, e^{B})`` are clipped).
-    Returns the flat ``(3·rows·K,)`` vector.
-    """
-    ratio = np.clip(np.asarray(log_scales, "float64") / log_scale_bound, -(1 - margin), 1 - margin)
-    return np.stack([np.asarray(logits, "float64"), np.asarray(means, "float64"), np.arctanh(ratio)]).reshape(-1)
-
-
 @keras.saving.register_keras_serializable(package="gaussianization")
 class MixtureCDFCoupling(CouplingBijector):
     """Coupling whose transformer is the mixture-CDF Gaussianization of ``x_b``.
@@ -260,7 +237,7 @@ class MixtureCDFCoupling(CouplingBijector):
 
     def mixture_parameters(self, theta):
         """``(logits, means, log_scales)`` from the conditioner output, each ``(batch, d_b or 1, K)``."""
-        return unpack_mixture(theta, self.d_b, self.num_components, self.shared_mixture, self.log_scale_bound)
+        return mixture.unpack_mixture(theta, self.d_b, self.num_components, self.shared_mixture, self.log_scale_bound)
 
     def _transform(self, x_b, theta):
         z_b, log_dzdx = mixture.gaussianize(x_b, *self.mixture_parameters(theta))
@@ -280,7 +257,7 @@ class MixtureCDFCoupling(CouplingBijector):
         conditioner's final Dense layer and sets its bias to the packed
         ``[logits, means, artanh(log σ / B)]``; then the layer equals
         :class:`~.marginal.MixtureCDFGaussianization` with these parameters on ``x_b``
-        (``log σ`` clipped to ``±(1 - 1e-6)·B``, see :func:`pack_mixture`).
+        (``log σ`` clipped to ``±(1 - 1e-6)·B``, see :func:`~gaussianization.gauss_keras.mixture.pack_mixture`).
         """
         rows = 1 if self.shared_mixture else self.d_b
         shape = (rows, self.num_components)
@@ -295,7 +272,7 @@ class MixtureCDFCoupling(CouplingBijector):
             except ValueError:
                 raise ValueError(f"set_constant_parameters: {name} must have shape {shape} "
                                  f"(d_b, K); got {value.shape}.") from None
-        self.set_constant_output(pack_mixture(*arrays, self.log_scale_bound))
+        self.set_constant_output(mixture.pack_mixture(*arrays, self.log_scale_bound))
 
     def get_config(self):
         return {**super().get_config(), "num_components": self.num_components,
