@@ -13,7 +13,8 @@ tail is clamped: every finite ``x`` gives a finite ``z`` and a finite
 ``log dz/dx = log f(x) - log φ(z)``.
 
 Shapes: ``x`` is ``(..., d)``; ``logits``, ``means``, ``log_scales`` are
-``(..., d, K)`` and broadcast against ``x[..., None]``.
+``(..., d, K)`` and broadcast against ``x[..., None]``. :func:`unpack_mixture` and
+:func:`pack_mixture` convert between these parameters and a coupling conditioner's output.
 """
 
 from __future__ import annotations
@@ -46,11 +47,7 @@ def _standardize(x, means, log_scales):
 
 def mixture_log_cdf_sf_pdf(x, logits, means, log_scales):
     """``(log F(x), log S(x), log f(x))``, each of shape ``(..., d)``."""
-    return _log_cdf_sf_pdf(x, log_weights(logits), means, log_scales)
-
-
-def _log_cdf_sf_pdf(x, log_w, means, log_scales):
-    """:func:`mixture_log_cdf_sf_pdf` with normalised log-weights ``log_w``."""
+    log_w = log_weights(logits)
     u = _standardize(x, means, log_scales)
     log_phi_u, log_phi_minus_u = log_ndtr_pair(u)
     log_cdf = ops.logsumexp(log_w + log_phi_u, axis=-1)
