@@ -29,6 +29,14 @@ def _f(x, digits=2):
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
 
 
+def _within_noise(models: dict, a: str, b: str) -> str:
+    """A remark when two models' mean KL gaps differ by less than one seed s.d."""
+    sa, sb = models[a]["summary"]["kl_gap"], models[b]["summary"]["kl_gap"]
+    diff, sd = sa["mean"] - sb["mean"], max(sa["sd"], sb["sd"])
+    return (f" (the difference, {diff:+.4f} nats, is within one seed s.d., {sd:.4f}: a tie)"
+            if abs(diff) <= sd else "")
+
+
 def quality_table(results) -> str:
     cps = results["meta"]["config"]["checkpoints"]
     head = ("| data | model | IG init | recipe | params | " + " | ".join(f"KL gap @ {c}" for c in cps)
@@ -93,6 +101,15 @@ def markdown_table(results) -> str:
                                    scaling_table(results)) if t)
 
 
+def _line_style(name: str, ours: list[str]) -> tuple[str, str]:
+    """Colour and line style of a model: ours solid in the book's palette, peers black/grey dashed."""
+    from gaussianization import plotting
+
+    if name.startswith("zuko"):
+        return ("#7f7f7f", "--") if "GF" in name else (plotting.REFERENCE, ":" if "careful" in name else "--")
+    return plotting.PALETTE[ours.index(name) % (len(plotting.PALETTE) - 1)], "-"
+
+
 def plots(results) -> list[str]:
     import matplotlib
 
@@ -108,21 +125,23 @@ def plots(results) -> list[str]:
     IMAGES.mkdir(parents=True, exist_ok=True)
     made = []
     cps = [0, *results["meta"]["config"]["checkpoints"]]
-    fig, axes = plt.subplots(1, len(results["quality"]), figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(results["quality"]), figsize=(11, 4.6), sharey=True)
     for ax, (dname, models) in zip(list(getattr(axes, "flat", [axes])), results["quality"].items()):
+        ours = [n for n in models if not n.startswith("zuko")]
         for name, m in models.items():
             at = m["summary"]["kl_gap_at"]
             y = [max(at[str(c)]["mean"], 1e-3) for c in cps]
             e = [at[str(c)]["sd"] for c in cps]
-            ls = "--" if name.startswith("zuko") else "-"
-            ax.errorbar(cps, y, yerr=e, marker="o", ms=3, ls=ls, capsize=2, label=name)
+            color, ls = _line_style(name, ours)
+            ax.errorbar(cps, y, yerr=e, marker="o", ms=3, ls=ls, color=color, capsize=2, label=name)
         ax.set_yscale("log")
         ax.set_title(dname)
         ax.set_xlabel("Adam steps (batch 512)")
         ax.grid(alpha=0.3)
     axes.flat[0].set_ylabel("KL gap to the exact density (nats)")
-    axes.flat[-1].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(IMAGES / "bench_quality.png", dpi=110)
     plt.close(fig)
     made.append("bench_quality.png")
@@ -183,7 +202,7 @@ def page(results, images) -> str:
         + "".join(f"; {p}: {_pm(results['quality'][d][p]['summary']['kl_gap'])}"
                   for p in results["quality"][d] if p.startswith("zuko"))
         + (f". Ours / best zuko NSF ({r['best_nsf']}): **{r['best_ours_over_best_nsf']:.2f}**"
-           if "best_nsf" in r else "")
+           + _within_noise(results["quality"][d], r["best_ours"], r["best_nsf"]) if "best_nsf" in r else "")
         + "." for d, r in results.get("ratios", {}).items())
     recipes = "\n".join(f"- **{k}**: {v}." for k, v in meta.get("recipes", {}).items())
     caveat = ("" if mode == "full" else
@@ -219,7 +238,7 @@ recipes, applied identically to ours and to zuko's NSF:
 
 {recipes}
 
-{meta['training']}.
+Training: {meta['training']}.
 
 | data | train points | test points | exact mean log p (test) |
 |---|---|---|---|
