@@ -33,12 +33,11 @@ def versions() -> dict:
 def make_peer(name: str, dim: int = 2):
     import zuko
 
-    kind = PEER_MODELS[name][0] if name in PEER_MODELS else name
-    if kind in ("NSF", "zuko NSF"):
+    if name not in PEER_MODELS:
+        raise ValueError(f"unknown peer {name!r}; expected one of {sorted(PEER_MODELS)}")
+    if PEER_MODELS[name][0] == "NSF":
         return zuko.flows.NSF(dim, transforms=3, bins=8, hidden_features=(64, 64))
-    if kind in ("GF", "zuko GF"):
-        return zuko.flows.GF(dim, transforms=3, components=8)
-    raise ValueError(name)
+    return zuko.flows.GF(dim, transforms=3, components=8)
 
 
 class PeerModel:

@@ -84,11 +84,6 @@ def _lower_tail_terms(z):
             ops.where(tail, zt * s_minus_one / (1.0 + s_minus_one), ops.exp(-log_mills_b) + zb))
 
 
-def _log_ndtr_lower(z):
-    """``log Φ(z)`` for ``z ≤ 0`` only (see :func:`_lower_tail_terms`)."""
-    return _lower_tail_terms(z)[0]
-
-
 def _log_small_large(x):
     """``(log Φ(-|x|), log Φ(|x|))`` from one ``erfc``.
 
@@ -130,14 +125,15 @@ def log_ndtr_pair(x):
     return ops.where(negative, log_small, log_large), ops.where(negative, log_large, log_small)
 
 
-def _newton_polish(z, log_p):
-    """One Newton step on ``g(z) = log Φ(z) - L`` (``z ≤ 0``): ``z - g(z) · Φ(z)/φ(z)``."""
-    log_cdf, log_mills, _ = _lower_tail_terms(z)
-    return z - (log_cdf - log_p) * ops.exp(log_mills)
+def _newton_step(z, log_p):
+    """Newton step on ``g(z) = log Φ(z) - L`` (``z ≤ 0``): ``(g(z)·Φ(z)/φ(z), Φ(z)/φ(z), d log(Φ/φ)/dz)``."""
+    log_cdf, log_mills, dlog_mills = _lower_tail_terms(z)
+    ratio = ops.exp(log_mills)
+    return (log_cdf - log_p) * ratio, ratio, dlog_mills
 
 
-# Rational approximation of Φ⁻¹(p) (P. J. Acklam's coefficients; relative error below 1.2e-9 for
-# p ≥ 1e-300): a central form in p - ½ and a lower-tail form in q = √(-2 log p), which needs only
+# Rational approximation of Φ⁻¹(p) (P. J. Acklam's coefficients; relative error 1.13e-9 at most,
+# measured against scipy for -600 ≤ log p ≤ log ½, the range it is used on): a central form in p - ½ and a lower-tail form in q = √(-2 log p), which needs only
 # log p, so it never underflows. One Newton step on log Φ then reaches float64 precision.
 _CENTRAL_NUM = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
                 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
@@ -176,7 +172,8 @@ def ndtri_from_log(log_p, *, polish_steps: int = 1):
     float64 and returned in the dtype of ``log_p``. The start is a rational
     approximation (relative error below 1.2e-9) for ``L ≥ -600``, and below that a
     fixed-point inversion of the asymptotic series (relative error about 1e-12);
-    ``polish_steps`` Newton steps follow (see the module docstring for the gradient). Also correct under XLA (``jit_compile=True``).
+    ``polish_steps`` Newton steps follow (see the module docstring for the gradient).
+    Also correct under XLA (``jit_compile=True``).
     """
     if int(polish_steps) < 1:
         raise ValueError(f"polish_steps must be >= 1; got {polish_steps}.")
@@ -194,13 +191,11 @@ def ndtri_from_log(log_p, *, polish_steps: int = 1):
         z_far = -ops.sqrt(t - 2.0 * ops.log(-z_far) + 2.0 * _log_series(z_far))
     z = ops.where(moderate, z_bulk, z_far)
     for _ in range(int(polish_steps) - 1):
-        z = _newton_polish(z, L0)
-    # Final step, written out so that autodiff sees dz/dL = Φ(z)/φ(z) at the polished z:
-    # the ratio r = Φ/φ at the start is moved along the step with d log r/dz = 1/r + z,
-    # which is exact up to O(step²), i.e. far below float64 rounding.
-    log_cdf, log_mills, dlog_mills = _lower_tail_terms(z)
-    ratio = ops.exp(log_mills)
-    step = (log_cdf - L0) * ratio
+        z = z - _newton_step(z, L0)[0]
+    # Final step, written so that autodiff sees dz/dL = Φ(z)/φ(z) at the polished z: the
+    # ratio r = Φ/φ at the start is moved along the step with d log r/dz = 1/r + z, which
+    # is exact up to O(step²), i.e. far below float64 rounding.
+    step, ratio, dlog_mills = _newton_step(z, L0)
     ratio = ratio * ops.exp(-dlog_mills * step)
     z = (z - step) + ratio * (L - L0)  # value z - step; derivative ratio
     return ops.cast(z, out_dtype)
@@ -229,7 +224,6 @@ __all__ = [
     "compile_function",
     "while_loop_shrinking",
 ]
-
 
 
 def compile_function(fn, input_dim: int | None = None):
