@@ -6,7 +6,13 @@ Subpackages and modules:
 * :mod:`gaussianization.datasets` — two moons and spiral with exact log-densities;
 * :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics;
 * :mod:`gaussianization.newton` — affine coupling with Newton's method (notebook 01);
-* :mod:`gaussianization.plotting` — the book's one plotting style.
+* :mod:`gaussianization.plotting` — the book's one plotting style;
+* :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter.
+
+Importing the package imports neither TensorFlow nor Keras.
 """
 
+from gaussianization.notebook import setup
+
+__all__ = ["setup"]
 __version__ = "0.1.0"

@@ -1,14 +1,13 @@
 """The one place the book's plot style lives.
 
-Every notebook calls :func:`setup` once in its first cell and then uses the helpers
-below, so figures look the same across the series and no notebook carries a
-styling preamble of its own. Only matplotlib is used (no seaborn), which keeps
+Every notebook calls :func:`gaussianization.setup` (which applies :func:`setup`) in its
+first cell and then uses the helpers below, so figures look the same across the series
+and no notebook carries a styling preamble of its own. Only matplotlib is used (no seaborn), which keeps
 the rendered pages free of layout warnings.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import matplotlib as mpl
@@ -60,13 +59,13 @@ _RC = {
 def setup(*, quiet: bool = True) -> None:
     """Apply the book's plot style (and, by default, silence library chatter).
 
-    Call once, in the first cell of a notebook, after importing the package.
-    With ``quiet=True`` TensorFlow's C++ log lines and Python warnings from
-    third-party plotting/ML code are silenced so they never reach a rendered page.
+    :func:`gaussianization.setup` calls this; notebooks call that, not this. With
+    ``quiet=True`` Python warnings from third-party plotting/ML code are silenced so
+    they never reach a rendered page (TensorFlow's own start-up lines are handled by
+    :func:`gaussianization.notebook.quiet_tensorflow_import`).
     """
     mpl.rcParams.update(_RC)
     if quiet:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         warnings.filterwarnings("ignore", category=UserWarning, module="matplotlib")
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

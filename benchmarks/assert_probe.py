@@ -1,0 +1,207 @@
+"""Record the operands of every comparison inside a notebook's ``assert`` statements.
+
+``benchmarks/spread.py`` re-runs each chapter with other seeds and the other CPU kernel
+family. To learn how much each asserted quantity moves, it installs :class:`ProbeTransformer`
+as an IPython AST transformer in the kernel: every comparison ``a <= b`` (chained or
+inside ``and``/``or``/``not``) in an ``assert`` becomes a call that evaluates the operands
+once, records them, and returns the comparison's own result, so the notebook behaves as
+before. Nothing in the notebooks changes.
+
+A comparison is identified by its *site key*: the notebook-wide ordinal of the assert, and
+the source text of the comparison with every number literal replaced by ``#``. A bound
+can therefore be moved (``x <= 1.23`` to ``x <= 1.25``) without invalidating the
+measurements, while any change to what is compared makes the site new (unmeasured).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import operator
+
+import numpy as np
+
+RECORDER = "__spread_compare__"
+
+_OPS = {
+    ast.Lt: ("<", operator.lt), ast.LtE: ("<=", operator.le),
+    ast.Gt: (">", operator.gt), ast.GtE: (">=", operator.ge),
+    ast.Eq: ("==", operator.eq), ast.NotEq: ("!=", operator.ne),
+    ast.Is: ("is", operator.is_), ast.IsNot: ("is not", operator.is_not),
+    ast.In: ("in", lambda a, b: a in b), ast.NotIn: ("not in", lambda a, b: a not in b),
+}
+
+
+class _Numbers(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return ast.copy_location(ast.Name(id="#", ctx=ast.Load()), node)
+        return node
+
+
+def _shape_text(node: ast.AST) -> str:
+    return ast.unparse(_Numbers().visit(ast.parse(ast.unparse(node), mode="eval")))
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """One comparison inside an assert: its key, source text and operator symbols."""
+
+    key: str
+    text: str
+    ops: tuple
+    constant: tuple  # per operand: True when it contains no name, attribute, call or subscript
+    bounds: tuple = ()  # per operand: its value when it is a numeric constant, else None
+
+
+def _comparisons(test: ast.AST):
+    """The Compare nodes of an assert's test, through and/or/not, in source order."""
+    if isinstance(test, ast.Compare):
+        yield test
+    elif isinstance(test, ast.BoolOp):
+        for value in test.values:
+            yield from _comparisons(value)
+    elif isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        yield from _comparisons(test.operand)
+
+
+def _constant_value(node: ast.AST):
+    """The value of an operand made of number literals only (``1e-4``, ``-3 * 0.5``), else None."""
+    try:
+        value = eval(compile(ast.Expression(node), "<bound>", "eval"), {"__builtins__": {}})  # noqa: S307
+    except Exception:  # noqa: BLE001 - e.g. a tuple literal: not a numeric bound
+        return None
+    return scalar(value)
+
+
+class SiteCounter:
+    """Numbers the asserts of one notebook in execution (= source) order."""
+
+    def __init__(self):
+        self.asserts = 0
+
+    def sites(self, node: ast.Assert):
+        self.asserts += 1
+        for k, compare in enumerate(_comparisons(node.test)):
+            ops = tuple(_OPS[type(op)][0] for op in compare.ops)
+            operands = [compare.left, *compare.comparators]
+            constant = tuple(not any(isinstance(n, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
+                                     for n in ast.walk(o)) for o in operands)
+            key = f"A{self.asserts}.{k}: {_shape_text(compare)}"
+            bounds = tuple(_constant_value(o) if c else None for o, c in zip(operands, constant))
+            yield compare, Site(key, ast.unparse(compare), ops, constant, bounds)
+
+
+def notebook_sites(code_cells) -> list[Site]:
+    """Every comparison site of a notebook, given its code cells' sources in order."""
+    counter, sites = SiteCounter(), []
+    for source in code_cells:
+        for node in _asserts_in_order(ast.parse(source)):
+            sites.extend(site for _, site in counter.sites(node))
+    return sites
+
+
+def _asserts_in_order(tree: ast.AST):
+    """Assert nodes in the order a NodeTransformer visits them (depth first, source order)."""
+    found = []
+
+    class _Collect(ast.NodeVisitor):
+        def visit_Assert(self, node):
+            found.append(node)
+            self.generic_visit(node)
+
+    _Collect().visit(tree)
+    return found
+
+
+class ProbeTransformer(ast.NodeTransformer):
+    """Rewrite each comparison in an assert into ``__spread_compare__(key, *operands)``."""
+
+    def __init__(self, registry: dict):
+        self.counter = SiteCounter()
+        self.registry = registry  # key -> Site, filled as cells are transformed
+
+    def visit_Assert(self, node):
+        replacements = {}
+        for compare, site in self.counter.sites(node):
+            self.registry[site.key] = site
+            call = ast.Call(
+                func=ast.Name(id=RECORDER, ctx=ast.Load()),
+                args=[ast.Constant(site.key), compare.left, *compare.comparators], keywords=[],
+            )
+            replacements[id(compare)] = ast.copy_location(call, compare)
+
+        class _Swap(ast.NodeTransformer):
+            def visit_Compare(self, compare):
+                return replacements.get(id(compare), compare)
+
+        node.test = _Swap().visit(node.test)
+        return ast.fix_missing_locations(node)
+
+
+def scalar(value):
+    """``value`` as a float when it is a real number or a one-element array, else None."""
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything not array-like is simply not recorded
+        return None
+    if array.size != 1 or array.dtype.kind not in "biuf":
+        return None
+    return float(array.reshape(()))
+
+
+def make_recorder(registry: dict, log: list):
+    """The function the rewritten asserts call: evaluates, logs operands, returns the result."""
+
+    def record(key, *operands):
+        functions = [next(f for s, f in _OPS.values() if s == symbol) for symbol in registry[key].ops]
+        result = True
+        for function, a, b in zip(functions, operands, operands[1:]):
+            result = function(a, b)
+            if not result:
+                break
+        log.append({"key": key, "values": [scalar(v) for v in operands], "passed": bool(result)})
+        return result
+
+    return record
+
+
+_DIRECTION = {"<": 1, "<=": 1, ">": -1, ">=": -1}
+
+
+def slack(ops, values):
+    """How far a recorded comparison is from failing (same units as its operands).
+
+    ``a <= b`` has slack ``b - a``, ``a >= b`` has ``a - b``, ``a == b`` has ``-|a - b|``;
+    a chain takes the smallest. None when an operand is not a number or an operator is
+    not an order or equality.
+    """
+    if any(v is None for v in values):
+        return None
+    result = np.inf
+    for op, a, b in zip(ops, values, values[1:]):
+        if op in _DIRECTION:
+            result = min(result, _DIRECTION[op] * (b - a))
+        elif op == "==":
+            result = min(result, -abs(a - b))
+        else:
+            return None
+    return float(result)
+
+
+def quantity(site: Site, values):
+    """The asserted quantity: the one varying operand, or the slack when several vary."""
+    varying = [v for v, c in zip(values, site.constant) if not c]
+    if len(varying) == 1:
+        return varying[0]
+    return slack(site.ops, values)
+
+
+def evaluate(site: Site, recorded):
+    """(passed, slack, quantity) of one recorded execution, judged with the site's current bounds."""
+    values = [b if b is not None else v for b, v in zip(site.bounds or (None,) * len(recorded), recorded)]
+    if any(v is None for v in values):
+        return None, None, None
+    functions = [next(f for s, f in _OPS.values() if s == symbol) for symbol in site.ops]
+    passed = all(bool(f(a, b)) for f, a, b in zip(functions, values, values[1:]))
+    return passed, slack(site.ops, values), quantity(site, values)
