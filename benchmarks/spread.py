@@ -8,7 +8,7 @@ mean, standard deviation, minimum and maximum of each asserted quantity, is writ
 ``benchmarks/spread.json``; :mod:`benchmarks.spread_report` turns it into the book's
 reproducibility page and the ``# spread`` comments above the notebooks' asserts.
 
-Usage (``make spread`` runs the first line; about an hour on 2 cores)::
+Usage (``make spread`` runs the first line; about 1.5 hours on 2 cores)::
 
     python -m benchmarks.spread run                      # all chapters, seeds 0-4, both families
     python -m benchmarks.spread run --notebooks 06 --seeds 0 1 2 3 4
@@ -147,8 +147,8 @@ def _stats(values):
 def raw_values(records: list[dict]) -> dict:
     """Per comparison key: for each run (in ``records`` order) the operands of every execution."""
     keys = sorted({entry["key"] for record in records for entry in record["log"]})
-    return {key: [[entry["values"] for entry in record["log"] if entry["key"] == key] for record in records]
-            for key in keys}
+    return {key: [[[entry["values"], entry["passed"]] for entry in record["log"] if entry["key"] == key]
+                  for record in records] for key in keys}
 
 
 def site_summary(site, per_run) -> dict:
@@ -157,9 +157,12 @@ def site_summary(site, per_run) -> dict:
 
     passed, slacks, quantities = [], [], []
     for executions in per_run:
-        judged = [evaluate(site, values) for values in executions]
+        # A comparison of numbers is judged with today's bound; any other keeps its recorded verdict.
+        judged = [evaluate(site, values) for values, _ in executions]
+        judged = [(j if j[0] is not None else (recorded, None, None))
+                  for j, (_, recorded) in zip(judged, executions)]
         scored = [j for j in judged if j[1] is not None]
-        passed.append(bool(judged) and all(j[0] for j in judged))
+        passed.append(all(j[0] for j in judged) if judged else None)  # None: not reached in this run
         worst = min(scored, key=lambda j: j[1]) if scored else (None, None, None)
         slacks.append(worst[1])
         quantities.append(worst[2])

@@ -28,14 +28,14 @@ RULE_SD = 4.0
 _COMMENT = re.compile(r"^\s*# spread over \d+ runs: .*\n", re.MULTILINE)
 
 
-def _fmt(value) -> str:
+def _fmt(value, digits: int = 4) -> str:
     if value is None:
         return "–"
     if value == 0:
         return "0"
     if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.2e}"
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits - 2}e}"
 
 
 def _label(site) -> str:
@@ -58,15 +58,17 @@ def current_summaries() -> dict:
     return out
 
 
-def problems(summaries: dict, meta: dict) -> list[str]:
+def problems(summaries: dict) -> list[str]:
     """Everything that makes the measurement incomplete or a tolerance unjustified."""
     found = []
-    if len(meta.get("seeds", [])) < 5 or set(meta.get("onednn", [])) != set(FAMILIES):
-        found.append(f"spread.json needs >= 5 seeds and both oneDNN settings, has {meta}")
     for name, (sites, judged, entry) in summaries.items():
         if judged is None:
             found.append(f"{name}: never measured")
             continue
+        seeds = {r["seed"] for r in entry["runs"]}
+        pairs = {(r["seed"], r["onednn"]) for r in entry["runs"]}
+        if len(seeds) < 5 or pairs != {(seed, family) for seed in seeds for family in FAMILIES}:
+            found.append(f"{name}: needs >= 5 seeds, each under both oneDNN settings; has {sorted(pairs)}")
         for run in entry["runs"]:
             for error in run["errors"]:
                 found.append(f"{name} seed {run['seed']} oneDNN {run['onednn']}: {error['ename']} "
@@ -77,8 +79,9 @@ def problems(summaries: dict, meta: dict) -> list[str]:
             s = judged[site.key]
             if s is None:
                 found.append(f"{name}: `{site.text}` was never measured (changed since the last run)")
-            elif not all(s["passed"]):
-                found.append(f"{name}: `{site.text}` fails in {s['passed'].count(False)} of {len(s['passed'])} runs")
+            elif False in s["passed"] or None in s["passed"]:
+                found.append(f"{name}: `{site.text}` fails in {s['passed'].count(False)} and is not reached in "
+                             f"{s['passed'].count(None)} of {len(s['passed'])} runs")
             elif s["stochastic"] and s["slack_stats"]["mean"] is not None:
                 mean, sd = s["slack_stats"]["mean"], s["slack_stats"]["sd"]
                 if mean < RULE_SD * sd:
@@ -89,7 +92,7 @@ def problems(summaries: dict, meta: dict) -> list[str]:
 
 def _comment(site, s, runs: int) -> str:
     q = s["quantity_stats"]
-    return (f"# spread over {runs} runs: {_label(site)} = {_fmt(q['mean'])} ± {_fmt(q['sd'])}, "
+    return (f"# spread over {runs} runs: {_label(site)} = {_fmt(q['mean'])} ± {_fmt(q['sd'], 2)}, "
             f"range [{_fmt(q['min'])}, {_fmt(q['max'])}]")
 
 
@@ -115,7 +118,9 @@ def annotate(text: str, sites, judged, runs: int) -> str:
                 if s and s["stochastic"]:
                     line = start + node.lineno - 1
                     indent = re.match(r"\s*", lines[line]).group(0)
-                    comments.setdefault(line, []).append(indent + _comment(site, s, runs) + "\n")
+                    comment = indent + _comment(site, s, runs) + "\n"
+                    if comment not in comments.get(line, []) and comment not in comments.get(line - 1, []):
+                        comments.setdefault(line, []).append(comment)
         index = end + 1
     return "".join("".join(comments.get(k, [])) + line for k, line in enumerate(lines))
 
@@ -131,9 +136,12 @@ def _asserts(tree):
     return found
 
 
+def _seed_range(entry) -> str:
+    seeds = sorted({r["seed"] for r in entry["runs"]})
+    return f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
+
+
 def page(summaries: dict, meta: dict) -> str:
-    seeds = meta["seeds"]
-    runs_per = len(seeds) * len(meta["onednn"])
     out = [
         "# Reproducibility",
         "",
@@ -142,9 +150,9 @@ def page(summaries: dict, meta: dict) -> str:
         "picks one of two families of float kernels (oneDNN on or off, `TF_ENABLE_ONEDNN_OPTS=1` or `0`),",
         "and their rounding differs in the last bits, which a long training run amplifies. This page shows,",
         "for every asserted quantity that is not identical in every run, how much it moved when each chapter",
-        f"was re-executed with {len(seeds)} seeds ({', '.join(map(str, seeds))}) under both kernel families,",
-        f"{runs_per} runs per chapter, on {', '.join(meta['cpus'])} with TensorFlow {meta['tensorflow']} and",
-        f"Keras {meta['keras']} ({', '.join(map(str, meta['threads']))} intra-op thread(s) per run).",
+        "was re-executed with at least five seeds (`GAUSSIANIZATION_SEED`), each under both kernel families,",
+        f"on {', '.join(meta['cpus'])} with TensorFlow {meta['tensorflow']} and Keras {meta['keras']}",
+        f"({', '.join(map(str, meta['threads']))} intra-op thread(s) per run). The book itself is built with seed 0.",
         "Your machine should land inside these ranges, give or take the same spread.",
         "",
         "Each bound in the notebooks is set from these measurements: no run may fail it, and it lies at",
@@ -155,12 +163,13 @@ def page(summaries: dict, meta: dict) -> str:
         "asserts in the notebooks.",
         "",
         "The page is generated from `benchmarks/spread.json` by `python -m benchmarks.spread_report`;",
-        "`make spread` re-measures everything (about an hour on two cores). Building the book does not",
+        "`make spread` re-measures everything (about 1.5 hours on two cores). Building the book does not",
         "re-run anything.",
         "",
     ]
     for name, (sites, judged, entry) in summaries.items():
-        title = name.split("_", 1)[1].replace("_", " ")
+        path = ROOT / "notebooks" / f"{name}.md"
+        title = next(line[2:].strip() for line in path.read_text().splitlines() if line.startswith("# "))
         out += [f"## {name[:2]} · {title}", ""]
         if judged is None:
             out += ["Not measured.", ""]
@@ -170,7 +179,8 @@ def page(summaries: dict, meta: dict) -> str:
         seconds = [r["seconds"] for r in runs]
         stochastic = [site for site in sites if judged[site.key] and judged[site.key]["stochastic"]]
         fixed = [site for site in sites if judged[site.key] and not judged[site.key]["stochastic"]]
-        out.append(f"{len(runs)} runs, {len(runs) - failed} with every assert passing; "
+        out.append(f"{len(runs)} runs (seeds {_seed_range(entry)}, oneDNN on and off), "
+                   f"{len(runs) - failed} with every assert passing; "
                    f"{_fmt(min(seconds))} to {_fmt(max(seconds))} s per run. "
                    f"{len(fixed)} compared quantities were identical in every run (counts, exact "
                    f"identities, deterministic computations); {len(stochastic)} varied:")
@@ -183,7 +193,7 @@ def page(summaries: dict, meta: dict) -> str:
                 margin = "∞" if not sl["sd"] else f"{sl['mean'] / sl['sd']:.1f}"
                 text = site.text.replace("|", "\\|")
                 label = _label(site).replace("|", "\\|")
-                out.append(f"| `{text}` | `{label}` | {_fmt(q['mean'])} ± {_fmt(q['sd'])} "
+                out.append(f"| `{text}` | `{label}` | {_fmt(q['mean'])} ± {_fmt(q['sd'], 2)} "
                            f"| [{_fmt(q['min'])}, {_fmt(q['max'])}] | {margin} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -195,12 +205,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     meta = load_summary()["meta"]
     summaries = current_summaries()
-    runs = len(meta.get("seeds", [])) * len(meta.get("onednn", []))
     stale = []
     for path in notebook_paths(ROOT):
-        sites, judged, _ = summaries[path.stem]
+        sites, judged, entry = summaries[path.stem]
         text = path.read_text()
-        new = annotate(text, sites, judged, runs) if judged else _COMMENT.sub("", text)
+        new = annotate(text, sites, judged, len(entry["runs"])) if judged else _COMMENT.sub("", text)
         if new != text:
             stale.append(str(path.relative_to(ROOT)))
             if not args.check:
@@ -210,7 +219,7 @@ def main(argv=None) -> int:
         stale.append(str(PAGE.relative_to(ROOT)))
         if not args.check:
             PAGE.write_text(new_page)
-    found = problems(summaries, meta)
+    found = problems(summaries)
     for line in found:
         print("problem:", line)
     if args.check:

@@ -6,6 +6,9 @@ through nbval's own collector, reading the file with jupytext instead of nbforma
 The sources carry no stored outputs: run with ``--nbval-lax``; the regression
 checks are the ``assert`` cells inside the notebooks.
 
+With ``--nbval-no-stderr`` a cell that writes anything to stderr fails, whatever else it
+does: a TensorFlow log line or a warning would otherwise land on the rendered page.
+
 With ``--nbval-book-cache DIR`` (``make test`` passes ``_build/.jupyter_cache``),
 a notebook whose every cell passed is also stored, with its outputs, in the
 Jupyter Book execution cache, keyed exactly as the book build keys it. The book
@@ -24,6 +27,7 @@ import types
 from pathlib import Path
 
 import jupytext
+import pytest
 from nbval import plugin as nbval_plugin
 
 _NOTEBOOK_NAME = re.compile(r"^\d\d_[\w-]+\.md$")
@@ -35,6 +39,23 @@ def pytest_addoption(parser):
         "--nbval-book-cache", default=None,
         help="Jupyter Book execution cache (e.g. _build/.jupyter_cache) to store passing notebooks in.",
     )
+    parser.getgroup("nbval").addoption(
+        "--nbval-no-stderr", action="store_true", default=False,
+        help="fail any notebook cell that writes to stderr",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """With --nbval-no-stderr, fail a cell whose outputs include a stderr stream."""
+    result = yield
+    if item.config.getoption("nbval_no_stderr"):
+        streams = [out for out in getattr(item, "test_outputs", None) or []
+                   if out.get("output_type") == "stream" and out.get("name") == "stderr"]
+        if streams:
+            text = "".join(out.get("text", "") for out in streams)
+            raise AssertionError(f"the cell wrote to stderr (it would appear on the page):\n{text}")
+    return result
 
 
 class MystNotebookFile(nbval_plugin.IPyNbFile):

@@ -9,8 +9,11 @@ scales ``σ = exp(log_scales)`` (``K`` components), with ``u_k = (x - μ_k)/σ_k
 
 The Gaussianization ``z = Φ⁻¹(F(x))`` is evaluated from ``log F`` when ``F < ½``
 and from ``log S`` otherwise (:func:`~.special.normal_quantile_two_tailed`), so no
-tail is clamped: every finite ``x`` gives a finite ``z`` and a finite
-``log dz/dx = log f(x) - log φ(z)``.
+tail is clamped: ``z`` and ``log dz/dx = log f(x) - log φ(z)`` stay finite far into both
+tails. Valid range: the standardised arguments ``u_k = (x - μ_k)/σ_k`` are squared, so in
+float32 the results become NaN once ``|u_k|`` passes about 1.8e19 (``u²`` overflows), and
+for a mixture whose scales are below 1 that happens for correspondingly smaller ``|x|``;
+float64 overflows only beyond about 1e154.
 
 Shapes: ``x`` is ``(..., d)``; ``logits``, ``means``, ``log_scales`` are
 ``(..., d, K)`` and broadcast against ``x[..., None]``. :func:`unpack_mixture` and

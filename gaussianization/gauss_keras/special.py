@@ -9,8 +9,12 @@ returns NaN for probabilities below about 5e-17.
 Functions (all element-wise, any shape, float32 or float64):
 
 * :func:`log_ndtr`   ``log Φ(x)``: ``erfc`` in the bulk and an asymptotic
-  series in the far lower tail, so it is finite and relatively accurate for
-  every finite ``x`` (e.g. ``log Φ(-1e3) ≈ -5.0e5``).
+  series in the far lower tail, so it is relatively accurate far into the
+  lower tail (e.g. ``log Φ(-1e3) ≈ -5.0e5``) until ``x²`` overflows (``|x|``
+  about 1.8e19 in float32, where it becomes NaN). In the upper tail it returns
+  exactly 0 for ``x`` above about 10 (float32) or 37 (float64), where the true
+  value ``-Φ(-x)`` is below the rounding of ``log1p``; use the survival term
+  of :func:`log_ndtr_pair` there.
 * :func:`log_normal_pdf`   ``log φ(x) = -x²/2 - log √(2π)``.
 * :func:`ndtri_from_log`   ``Φ⁻¹(exp L)`` for a log-probability ``L ≤ log ½``,
   computed in float64 from a rational approximation (or an asymptotic start
@@ -106,7 +110,7 @@ def _log_small_large(x):
 
 
 def log_ndtr(x):
-    """``log Φ(x)`` for every finite ``x``; same shape and dtype as ``x``.
+    """``log Φ(x)``; same shape and dtype as ``x`` (valid range: module docstring).
 
     ``x ≥ 0``: ``log1p(-erfc(x/√2)/2)``; ``switch ≤ x < 0``: ``log(erfc(-x/√2)/2)``;
     ``x < switch``: the asymptotic series (see :func:`_log_small_large`).

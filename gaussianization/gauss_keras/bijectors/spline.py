@@ -18,7 +18,10 @@ A zero conditioner output gives uniform bins and ``δ = 1``, i.e. ``y = x``: the
 the identity at initialisation with a zero-initialised conditioner head.
 The inverse solves the quadratic ``a ξ² + b ξ + c = 0`` with
 ``a = h_k(s - δ_k) + Δ·(δ_{k+1} + δ_k - 2s)``, ``b = h_k δ_k - Δ·(δ_{k+1} + δ_k - 2s)``,
-``c = -s Δ``, ``Δ = y - y_k``, in the cancellation-free form ``ξ = 2c / (-b - √(b² - 4ac))``.
+``c = -s Δ``, ``Δ = y - y_k``, in the form ``ξ = 2c / (-b - √(b² - 4ac))`` of Durkan et al.
+(2019). Known limitation: that form is free of cancellation only for ``b ≥ 0``; for ``b < 0`` the
+denominator is a difference of nearly equal terms when ``4ac`` is small, and ``ξ`` loses relative
+accuracy there (the round trip is still checked against its float32 targets in the tests).
 
 Inputs are clipped into ``[-B, B]`` before the spline maths and the tails are selected
 with ``where``, so inputs of any size give finite values and finite gradients.
