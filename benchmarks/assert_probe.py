@@ -4,8 +4,10 @@
 family. To learn how much each asserted quantity moves, it installs :class:`ProbeTransformer`
 as an IPython AST transformer in the kernel: every comparison ``a <= b`` (chained or
 inside ``and``/``or``/``not``) in an ``assert`` becomes a call that evaluates the operands
-once, records them, and returns the comparison's own result, so the notebook behaves as
-before. Nothing in the notebooks changes.
+once and records them. An assert does not raise while it is measured: each of its
+``and``-ed parts is checked on its own, a failure is logged (:data:`FAILED`) and execution
+goes on, so one failing claim does not hide the quantities of those after it. Nothing in
+the notebooks changes.
 
 A comparison is identified by its *site key*: the notebook-wide ordinal of the assert, and
 the source text of the comparison with every number literal replaced by ``#``. A bound
@@ -22,6 +24,7 @@ import operator
 import numpy as np
 
 RECORDER = "__spread_compare__"
+FAILED = "__spread_failed__"
 
 _OPS = {
     ast.Lt: ("<", operator.lt), ast.LtE: ("<=", operator.le),
@@ -114,8 +117,24 @@ def _asserts_in_order(tree: ast.AST):
     return found
 
 
+def _conjuncts(test: ast.AST):
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        for value in test.values:
+            yield from _conjuncts(value)
+    else:
+        yield test
+
+
 class ProbeTransformer(ast.NodeTransformer):
-    """Rewrite each comparison in an assert into ``__spread_compare__(key, *operands)``."""
+    """Rewrite each assert into non-raising checks of its parts, recording every comparison.
+
+    ``assert a <= b and c`` becomes, in effect::
+
+        try:
+            if not __spread_compare__(key, a, b): __spread_failed__(n, "a <= b")
+        except Exception: __spread_failed__(n, "a <= b")
+        ... the same for c
+    """
 
     def __init__(self, registry: dict):
         self.counter = SiteCounter()
@@ -123,6 +142,7 @@ class ProbeTransformer(ast.NodeTransformer):
 
     def visit_Assert(self, node):
         replacements = {}
+        ordinal = self.counter.asserts + 1
         for compare, site in self.counter.sites(node):
             self.registry[site.key] = site
             call = ast.Call(
@@ -135,8 +155,16 @@ class ProbeTransformer(ast.NodeTransformer):
             def visit_Compare(self, compare):
                 return replacements.get(id(compare), compare)
 
-        node.test = _Swap().visit(node.test)
-        return ast.fix_missing_locations(node)
+        checks = []
+        for part in _conjuncts(node.test):
+            text = ast.unparse(part)
+            fail = ast.Expr(ast.Call(func=ast.Name(id=FAILED, ctx=ast.Load()),
+                                     args=[ast.Constant(ordinal), ast.Constant(text)], keywords=[]))
+            test = ast.UnaryOp(op=ast.Not(), operand=_Swap().visit(part))
+            handler = ast.ExceptHandler(type=ast.Name(id="Exception", ctx=ast.Load()), name=None, body=[fail])
+            checks.append(ast.Try(body=[ast.If(test=test, body=[fail], orelse=[])], handlers=[handler],
+                                  orelse=[], finalbody=[]))
+        return [ast.fix_missing_locations(ast.copy_location(check, node)) for check in checks]
 
 
 def scalar(value):
@@ -148,6 +176,15 @@ def scalar(value):
     if array.size != 1 or array.dtype.kind not in "biuf":
         return None
     return float(array.reshape(()))
+
+
+def make_failure_log(log: list):
+    """The function a failed (measured) assert part calls: logs the assert's ordinal and text."""
+
+    def failed(ordinal, text):
+        log.append({"assert": f"A{ordinal}", "failed": text})
+
+    return failed
 
 
 def make_recorder(registry: dict, log: list):

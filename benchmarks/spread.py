@@ -41,10 +41,11 @@ _MARK = "__SPREAD_LOG__"
 _PROBE_CELL = """\
 import sys
 sys.path.insert(0, {root!r})
-from benchmarks.assert_probe import RECORDER, ProbeTransformer, make_recorder
+from benchmarks.assert_probe import FAILED, RECORDER, ProbeTransformer, make_failure_log, make_recorder
 __spread_registry__, __spread_log__ = {{}}, []
 get_ipython().ast_transformers.append(ProbeTransformer(__spread_registry__))
 globals()[RECORDER] = make_recorder(__spread_registry__, __spread_log__)
+globals()[FAILED] = make_failure_log(__spread_log__)
 """
 _DUMP_CELL = f"import json as _json\nprint({_MARK!r} + _json.dumps(__spread_log__))"
 
@@ -95,6 +96,9 @@ def execute(source_root: str, notebook: str, seed: int, family: str, threads: in
     if log is None:
         errors.append({"cell": len(nb.cells) - 1, "ename": "SpreadError", "evalue": "no log", "line": ""})
         log = []
+    errors += [{"cell": None, "ename": "AssertionError", "evalue": entry["assert"], "line": entry["failed"]}
+               for entry in log if "failed" in entry]
+    log = [entry for entry in log if "failed" not in entry]
     return {"notebook": path.stem, "seed": seed, "onednn": family, "threads": threads, "cpu": _cpu_model(),
             "seconds": round(seconds, 1), "errors": errors, "stderr": stderr, "log": log}
 

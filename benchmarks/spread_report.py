@@ -71,8 +71,9 @@ def problems(summaries: dict) -> list[str]:
             found.append(f"{name}: needs >= 5 seeds, each under both oneDNN settings; has {sorted(pairs)}")
         for run in entry["runs"]:
             for error in run["errors"]:
+                where = f"assert {error['evalue']}" if error["cell"] is None else f"cell {error['cell']}"
                 found.append(f"{name} seed {run['seed']} oneDNN {run['onednn']}: {error['ename']} "
-                             f"in cell {error['cell']}: {error['line'] or error['evalue']}")
+                             f"({where}): {error['line'] or error['evalue']}")
             if run["stderr"]:
                 found.append(f"{name} seed {run['seed']} oneDNN {run['onednn']}: stderr output")
         for site in sites:

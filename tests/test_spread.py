@@ -7,14 +7,15 @@ import ast
 import pytest
 
 from benchmarks import spread_report
-from benchmarks.assert_probe import (RECORDER, ProbeTransformer, evaluate, make_recorder, notebook_sites,
-                                     slack)
+from benchmarks.assert_probe import (FAILED, RECORDER, ProbeTransformer, evaluate, make_failure_log,
+                                     make_recorder, notebook_sites, slack)
 
 
 def _run_probed(source: str, namespace: dict):
     registry, log = {}, []
     tree = ProbeTransformer(registry).visit(ast.parse(source))
     namespace[RECORDER] = make_recorder(registry, log)
+    namespace[FAILED] = make_failure_log(log)
     exec(compile(tree, "<cell>", "exec"), namespace)  # noqa: S102 - test code
     return registry, log
 
@@ -25,9 +26,12 @@ def test_probe_records_operands_and_keeps_the_result():
     assert all(entry["passed"] for entry in log)
 
 
-def test_probed_assert_still_fails_and_short_circuits():
-    with pytest.raises(AssertionError):
-        _run_probed("x = 5\nassert x < 1 and undefined_name > 0", {})
+def test_a_measured_assert_logs_each_failing_part_and_goes_on():
+    namespace = {}
+    _, log = _run_probed("x = 5\nassert x < 1 and x > 0 and undefined_name > 0\ny = 2 * x", namespace)
+    assert namespace["y"] == 10  # execution went on
+    assert [e["failed"] for e in log if "failed" in e] == ["x < 1", "undefined_name > 0"]
+    assert [e["passed"] for e in log if "passed" in e] == [False, True]
 
 
 def test_site_keys_ignore_bounds_but_not_what_is_compared():
