@@ -9,10 +9,12 @@ once and records them. An assert does not raise while it is measured: each of it
 goes on, so one failing claim does not hide the quantities of those after it. Nothing in
 the notebooks changes.
 
-A comparison is identified by its *site key*: the notebook-wide ordinal of the assert, and
-the source text of the comparison with every number literal replaced by ``#``. A bound
-can therefore be moved (``x <= 1.23`` to ``x <= 1.25``) without invalidating the
-measurements, while any change to what is compared makes the site new (unmeasured).
+A comparison is identified by its *site key*: its source text with the number literals of
+its constant operands replaced by ``#``, and how many comparisons of the same text come
+before it in the notebook (``x <= # #0``). A bound can therefore be moved (``x <= 1.23``
+to ``x <= 1.25``), and other asserts added or removed, without invalidating the
+measurements, while any change to what is compared (``a > b - 0.4`` to ``a > b - 0.8``
+included) makes the site new, and so unmeasured.
 """
 
 from __future__ import annotations
@@ -42,8 +44,16 @@ class _Numbers(ast.NodeTransformer):
         return node
 
 
-def _shape_text(node: ast.AST) -> str:
+def masked_text(node: ast.AST) -> str:
+    """Source text of ``node`` with every number literal replaced by ``#``."""
     return ast.unparse(_Numbers().visit(ast.parse(ast.unparse(node), mode="eval")))
+
+
+def _shape_text(compare: ast.Compare, constant) -> str:
+    operands = [compare.left, *compare.comparators]
+    parts = [masked_text(o) if c else ast.unparse(o) for o, c in zip(operands, constant)]
+    symbols = [_OPS[type(op)][0] for op in compare.ops]
+    return " ".join([parts[0]] + [f"{s} {p}" for s, p in zip(symbols, parts[1:])])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +65,9 @@ class Site:
     ops: tuple
     constant: tuple  # per operand: True when it contains no name, attribute, call or subscript
     bounds: tuple = ()  # per operand: its value when it is a numeric constant, else None
+    window: bool = True  # a nonzero number appears: a tolerance, not a plain ordering (a < b, x > 0)
+    ordinal: int = 0  # which assert of the notebook (1, 2, ...) it belongs to; not part of the key
+    spec: bool = False  # the assert's line says "# SPEC target": a required bound, not one we chose
 
 
 def _comparisons(test: ast.AST):
@@ -82,25 +95,32 @@ class SiteCounter:
 
     def __init__(self):
         self.asserts = 0
+        self.seen = {}  # shape text -> comparisons of that text so far
 
     def sites(self, node: ast.Assert):
         self.asserts += 1
-        for k, compare in enumerate(_comparisons(node.test)):
+        for compare in _comparisons(node.test):
             ops = tuple(_OPS[type(op)][0] for op in compare.ops)
             operands = [compare.left, *compare.comparators]
             constant = tuple(not any(isinstance(n, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
                                      for n in ast.walk(o)) for o in operands)
-            key = f"A{self.asserts}.{k}: {_shape_text(compare)}"
+            shape = _shape_text(compare, constant)
+            key = f"{shape} #{self.seen.get(shape, 0)}"
+            self.seen[shape] = self.seen.get(shape, 0) + 1
             bounds = tuple(_constant_value(o) if c else None for o, c in zip(operands, constant))
-            yield compare, Site(key, ast.unparse(compare), ops, constant, bounds)
+            window = any(isinstance(n, ast.Constant) and isinstance(n.value, (int, float))
+                         and not isinstance(n.value, bool) and n.value != 0 for n in ast.walk(compare))
+            yield compare, Site(key, ast.unparse(compare), ops, constant, bounds, window, self.asserts)
 
 
 def notebook_sites(code_cells) -> list[Site]:
     """Every comparison site of a notebook, given its code cells' sources in order."""
     counter, sites = SiteCounter(), []
     for source in code_cells:
+        lines = source.splitlines()
         for node in _asserts_in_order(ast.parse(source)):
-            sites.extend(site for _, site in counter.sites(node))
+            spec = any("# SPEC target" in line for line in lines[node.lineno - 1 : node.end_lineno])
+            sites.extend(dataclasses.replace(site, spec=spec) for _, site in counter.sites(node))
     return sites
 
 

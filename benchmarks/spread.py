@@ -21,11 +21,13 @@ family), so a chapter can be re-measured on its own and summarised with the othe
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures
 import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -113,8 +115,6 @@ def _failing_line(out) -> str:
 
 
 def _strip_ansi(text: str) -> str:
-    import re
-
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
@@ -148,8 +148,39 @@ def _stats(values):
             "min": min(finite), "max": max(finite)}
 
 
-def raw_values(records: list[dict]) -> dict:
+def _rekey(log: list[dict], sites) -> list[dict]:
+    """Map keys of earlier probe versions (``A12.0: <all numbers masked>``) to today's keys.
+
+    The old key masked every number, so the mapping (by masked text and order) assumes the
+    numbers inside varying operands did not change since the run; such runs predate the
+    current key scheme and were re-measured wherever an assert changed.
+    """
+    from benchmarks.assert_probe import masked_text
+
+    current, seen = {}, {}
+    for site in sites:
+        shape = masked_text(ast.parse(site.text, mode="eval").body)
+        current[(shape, seen.get(shape, 0))] = site.key
+        seen[shape] = seen.get(shape, 0) + 1
+    known = {site.key for site in sites}
+    old = [e["key"] for e in log if re.match(r"^A\d+\.\d+: ", e["key"])]
+    ordered = sorted(set(old), key=lambda k: tuple(int(p) for p in k.split(":")[0][1:].split(".")))
+    seen, mapping = {}, {}
+    for key in ordered:
+        shape = key.split(": ", 1)[1]
+        mapping[key] = current.get((shape, seen.get(shape, 0)), key)
+        seen[shape] = seen.get(shape, 0) + 1
+    for key in {e["key"] for e in log} - known - set(old):  # an interim version: every number masked
+        shape, _, n = key.rpartition(" #")
+        if n.isdigit():
+            mapping[key] = current.get((shape, int(n)), key)
+    return [dict(e, key=mapping.get(e["key"], e["key"])) for e in log]
+
+
+def raw_values(records: list[dict], sites) -> dict:
     """Per comparison key: for each run (in ``records`` order) the operands of every execution."""
+    for record in records:
+        record["log"] = _rekey(record["log"], sites)
     keys = sorted({entry["key"] for record in records for entry in record["log"]})
     return {key: [[[entry["values"], entry["passed"]] for entry in record["log"] if entry["key"] == key]
                   for record in records] for key in keys}
@@ -206,7 +237,7 @@ def summarise(args) -> None:
             notebooks[path.stem] = {
                 "runs": [{k: r[k] for k in ("seed", "onednn", "threads", "cpu", "seconds", "errors", "stderr")}
                          for r in records],
-                "values": raw_values(records),
+                "values": raw_values(records, notebook_sites(code_cells(path))),
                 "commit": args.commit or _commit(),
             }
         if path.stem in notebooks:
