@@ -9,8 +9,8 @@ once and records them. An assert does not raise while it is measured: each of it
 goes on, so one failing claim does not hide the quantities of those after it. Nothing in
 the notebooks changes.
 
-A comparison is identified by its *site key*: its source text with the number literals of
-its constant operands replaced by ``#``, and how many comparisons of the same text come
+A comparison is identified by its *site key*: its source text with each constant operand
+(a number, or arithmetic of numbers) replaced by ``#``, and how many comparisons of the same text come
 before it in the notebook (``x <= # #0``). A bound can therefore be moved (``x <= 1.23``
 to ``x <= 1.25``), and other asserts added or removed, without invalidating the
 measurements, while any change to what is compared (``a > b - 0.4`` to ``a > b - 0.8``
@@ -51,7 +51,7 @@ def masked_text(node: ast.AST) -> str:
 
 def _shape_text(compare: ast.Compare, constant) -> str:
     operands = [compare.left, *compare.comparators]
-    parts = [masked_text(o) if c else ast.unparse(o) for o, c in zip(operands, constant)]
+    parts = ["#" if c else ast.unparse(o) for o, c in zip(operands, constant)]
     symbols = [_OPS[type(op)][0] for op in compare.ops]
     return " ".join([parts[0]] + [f"{s} {p}" for s, p in zip(symbols, parts[1:])])
 

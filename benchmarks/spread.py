@@ -148,6 +148,21 @@ def _stats(values):
             "min": min(finite), "max": max(finite)}
 
 
+def _fully_masked(site) -> str:
+    from benchmarks.assert_probe import masked_text
+
+    return masked_text(ast.parse(site.text, mode="eval").body)
+
+
+def _constants_masked(site) -> str:
+    from benchmarks.assert_probe import masked_text
+
+    compare = ast.parse(site.text, mode="eval").body
+    operands = [compare.left, *compare.comparators]
+    parts = ["#" if c else masked_text(o) for o, c in zip(operands, site.constant)]
+    return " ".join([parts[0]] + [f"{op} {p}" for op, p in zip(site.ops, parts[1:])])
+
+
 def _rekey(log: list[dict], sites) -> list[dict]:
     """Map keys of earlier probe versions (``A12.0: <all numbers masked>``) to today's keys.
 
@@ -155,13 +170,13 @@ def _rekey(log: list[dict], sites) -> list[dict]:
     numbers inside varying operands did not change since the run; such runs predate the
     current key scheme and were re-measured wherever an assert changed.
     """
-    from benchmarks.assert_probe import masked_text
-
-    current, seen = {}, {}
-    for site in sites:
-        shape = masked_text(ast.parse(site.text, mode="eval").body)
-        current[(shape, seen.get(shape, 0))] = site.key
-        seen[shape] = seen.get(shape, 0) + 1
+    current = {}
+    for variant in (_fully_masked, _constants_masked):
+        seen = {}
+        for site in sites:
+            shape = variant(site)
+            current.setdefault((shape, seen.get(shape, 0)), site.key)
+            seen[shape] = seen.get(shape, 0) + 1
     known = {site.key for site in sites}
     old = [e["key"] for e in log if re.match(r"^A\d+\.\d+: ", e["key"])]
     ordered = sorted(set(old), key=lambda k: tuple(int(p) for p in k.split(":")[0][1:].split(".")))

@@ -16,6 +16,7 @@ from .bijectors import (
     RQSplineCoupling,
 )
 from .conditioners import make_mlp_conditioner, make_shared_mlp_conditioner, make_spline_conditioner
+from .diagnostics import round_trip_error_scale
 from .factories import make_coupling_flow, make_gaussianization_flow, make_spline_coupling_flow
 from .ig_init import initialize_flow_from_ig
 from .losses import base_log_prob, base_nll_loss
@@ -44,4 +45,5 @@ __all__ = [
     "make_shared_mlp_conditioner",
     "make_spline_conditioner",
     "make_spline_coupling_flow",
+    "round_trip_error_scale",
 ]

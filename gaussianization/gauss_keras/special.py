@@ -227,7 +227,22 @@ __all__ = [
     "normal_quantile_two_tailed",
     "compile_function",
     "while_loop_shrinking",
+    "batch_jacobian",
 ]
+
+
+def batch_jacobian(fn, x):
+    """Per-example Jacobians ``d fn(x)_i / d x_j`` by autodiff: ``x`` ``(n, d)`` -> ``(n, d_out, d)``.
+
+    ``fn`` must act on each row of ``x`` independently (as every bijector does).
+    """
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape(persistent=True) as tape:  # persistent: a loop over outputs, no pfor retracing
+        tape.watch(x)
+        y = fn(x)
+    jacobian = tape.batch_jacobian(y, x, experimental_use_pfor=False)
+    del tape
+    return jacobian, y
 
 
 def compile_function(fn, input_dim: int | None = None):
