@@ -90,6 +90,17 @@ def _constant_value(node: ast.AST):
     return scalar(value)
 
 
+def _has_tolerance(node: ast.AST) -> bool:
+    """A nonzero number literal outside subscripts and call arguments (there it is an index)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool) and node.value != 0
+    if isinstance(node, ast.Subscript):
+        return _has_tolerance(node.value)
+    if isinstance(node, ast.Call):
+        return _has_tolerance(node.func)
+    return any(_has_tolerance(child) for child in ast.iter_child_nodes(node))
+
+
 class SiteCounter:
     """Numbers the asserts of one notebook in execution (= source) order."""
 
@@ -108,8 +119,7 @@ class SiteCounter:
             key = f"{shape} #{self.seen.get(shape, 0)}"
             self.seen[shape] = self.seen.get(shape, 0) + 1
             bounds = tuple(_constant_value(o) if c else None for o, c in zip(operands, constant))
-            window = any(isinstance(n, ast.Constant) and isinstance(n.value, (int, float))
-                         and not isinstance(n.value, bool) and n.value != 0 for n in ast.walk(compare))
+            window = _has_tolerance(compare)
             yield compare, Site(key, ast.unparse(compare), ops, constant, bounds, window, self.asserts)
 
 
