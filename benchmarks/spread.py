@@ -21,7 +21,6 @@ family), so a chapter can be re-measured on its own and summarised with the othe
 from __future__ import annotations
 
 import argparse
-import ast
 import concurrent.futures
 import datetime
 import json
@@ -148,54 +147,8 @@ def _stats(values):
             "min": min(finite), "max": max(finite)}
 
 
-def _fully_masked(site) -> str:
-    from benchmarks.assert_probe import masked_text
-
-    return masked_text(ast.parse(site.text, mode="eval").body)
-
-
-def _constants_masked(site) -> str:
-    from benchmarks.assert_probe import masked_text
-
-    compare = ast.parse(site.text, mode="eval").body
-    operands = [compare.left, *compare.comparators]
-    parts = ["#" if c else masked_text(o) for o, c in zip(operands, site.constant)]
-    return " ".join([parts[0]] + [f"{op} {p}" for op, p in zip(site.ops, parts[1:])])
-
-
-def _rekey(log: list[dict], sites) -> list[dict]:
-    """Map keys of earlier probe versions (``A12.0: <all numbers masked>``) to today's keys.
-
-    The old key masked every number, so the mapping (by masked text and order) assumes the
-    numbers inside varying operands did not change since the run; such runs predate the
-    current key scheme and were re-measured wherever an assert changed.
-    """
-    current = {}
-    for variant in (_fully_masked, _constants_masked):
-        seen = {}
-        for site in sites:
-            shape = variant(site)
-            current.setdefault((shape, seen.get(shape, 0)), site.key)
-            seen[shape] = seen.get(shape, 0) + 1
-    known = {site.key for site in sites}
-    old = [e["key"] for e in log if re.match(r"^A\d+\.\d+: ", e["key"])]
-    ordered = sorted(set(old), key=lambda k: tuple(int(p) for p in k.split(":")[0][1:].split(".")))
-    seen, mapping = {}, {}
-    for key in ordered:
-        shape = key.split(": ", 1)[1]
-        mapping[key] = current.get((shape, seen.get(shape, 0)), key)
-        seen[shape] = seen.get(shape, 0) + 1
-    for key in {e["key"] for e in log} - known - set(old):  # an interim version: every number masked
-        shape, _, n = key.rpartition(" #")
-        if n.isdigit():
-            mapping[key] = current.get((shape, int(n)), key)
-    return [dict(e, key=mapping.get(e["key"], e["key"])) for e in log]
-
-
-def raw_values(records: list[dict], sites) -> dict:
+def raw_values(records: list[dict]) -> dict:
     """Per comparison key: for each run (in ``records`` order) the operands of every execution."""
-    for record in records:
-        record["log"] = _rekey(record["log"], sites)
     keys = sorted({entry["key"] for record in records for entry in record["log"]})
     return {key: [[[entry["values"], entry["passed"]] for entry in record["log"] if entry["key"] == key]
                   for record in records] for key in keys}
@@ -252,7 +205,7 @@ def summarise(args) -> None:
             notebooks[path.stem] = {
                 "runs": [{k: r[k] for k in ("seed", "onednn", "threads", "cpu", "seconds", "errors", "stderr")}
                          for r in records],
-                "values": raw_values(records, notebook_sites(code_cells(path))),
+                "values": raw_values(records),
                 "commit": args.commit or _commit(),
             }
         if path.stem in notebooks:
