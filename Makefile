@@ -22,7 +22,7 @@ help:
 	@echo "make test         run every test (unit, property, notebooks, book build, browser check)"
 	@echo "make bench        full benchmark run (writes benchmarks/results.json)"
 	@echo "make bench-quick  a short benchmark run"
-	@echo "make spread       re-measure every asserted number over seeds and kernel families (~1.5 h)"
+	@echo "make spread       re-measure every asserted number over seeds and kernel families (about an hour)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

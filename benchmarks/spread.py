@@ -8,7 +8,7 @@ mean, standard deviation, minimum and maximum of each asserted quantity, is writ
 ``benchmarks/spread.json``; :mod:`benchmarks.spread_report` turns it into the book's
 reproducibility page and the ``# spread`` comments above the notebooks' asserts.
 
-Usage (``make spread`` runs the first line; about 1.5 hours on 2 cores)::
+Usage (``make spread`` runs the first line; about an hour on 2 cores)::
 
     python -m benchmarks.spread run                      # all chapters, seeds 0-4, both families
     python -m benchmarks.spread run --notebooks 06 --seeds 0 1 2 3 4

@@ -188,7 +188,7 @@ def page(summaries: dict, meta: dict) -> str:
         "above the asserts in the notebooks.",
         "",
         "The page is generated from `benchmarks/spread.json` by `python -m benchmarks.spread_report`;",
-        "`make spread` re-measures everything (about 1.5 hours on two cores). Building the book does not",
+        "`make spread` re-measures everything (about an hour on two cores). Building the book does not",
         "re-run anything.",
         "",
     ]
