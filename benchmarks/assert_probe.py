@@ -68,17 +68,18 @@ class Site:
     window: bool = True  # a nonzero number appears: a tolerance, not a plain ordering (a < b, x > 0)
     ordinal: int = 0  # which assert of the notebook (1, 2, ...) it belongs to; not part of the key
     spec: bool = False  # the assert's line says "# SPEC target": a required bound, not one we chose
+    alternative: bool = False  # inside an ``or``: need not hold on its own
 
 
-def _comparisons(test: ast.AST):
-    """The Compare nodes of an assert's test, through and/or/not, in source order."""
+def _comparisons(test: ast.AST, alternative: bool = False):
+    """``(compare, inside_an_or)`` for the Compare nodes of an assert's test, in source order."""
     if isinstance(test, ast.Compare):
-        yield test
+        yield test, alternative
     elif isinstance(test, ast.BoolOp):
         for value in test.values:
-            yield from _comparisons(value)
+            yield from _comparisons(value, alternative or isinstance(test.op, ast.Or))
     elif isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        yield from _comparisons(test.operand)
+        yield from _comparisons(test.operand, True)
 
 
 def _constant_value(node: ast.AST):
@@ -110,7 +111,7 @@ class SiteCounter:
 
     def sites(self, node: ast.Assert):
         self.asserts += 1
-        for compare in _comparisons(node.test):
+        for compare, alternative in _comparisons(node.test):
             ops = tuple(_OPS[type(op)][0] for op in compare.ops)
             operands = [compare.left, *compare.comparators]
             constant = tuple(not any(isinstance(n, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
@@ -120,7 +121,8 @@ class SiteCounter:
             self.seen[shape] = self.seen.get(shape, 0) + 1
             bounds = tuple(_constant_value(o) if c else None for o, c in zip(operands, constant))
             window = _has_tolerance(compare)
-            yield compare, Site(key, ast.unparse(compare), ops, constant, bounds, window, self.asserts)
+            yield compare, Site(key, ast.unparse(compare), ops, constant, bounds, window, self.asserts,
+                                alternative=alternative)
 
 
 def notebook_sites(code_cells) -> list[Site]:

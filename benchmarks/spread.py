@@ -212,6 +212,9 @@ def summarise(args) -> None:
             notebooks[path.stem]["sites"] = summarise_notebook(notebooks[path.stem],
                                                                notebook_sites(code_cells(path)))
     runs = [r for nb in notebooks.values() for r in nb["runs"]]
+    from gaussianization.notebook import quiet_tensorflow_import
+
+    quiet_tensorflow_import()  # only for the versions in the metadata
     import keras
     import tensorflow as tf
 
