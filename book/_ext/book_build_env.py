@@ -48,5 +48,10 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
 def setup(app):
     for key, value in ENVIRONMENT.items():
         os.environ.setdefault(key, value)
+    # autodoc imports the package, and so TensorFlow, into this process: keep its start-up notices
+    # (oneDNN, absl) out of the build log, as gaussianization.setup() does in the notebooks.
+    from gaussianization.notebook import quiet_tensorflow_import
+
+    quiet_tensorflow_import()
     app.connect("html-page-context", dedupe_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
