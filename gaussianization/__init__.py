@@ -5,8 +5,8 @@ Subpackages and modules:
 * :mod:`gaussianization.gauss_keras` — the Keras 3 flow library;
 * :mod:`gaussianization.datasets` — two moons and spiral with exact log-densities;
 * :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics;
-* :mod:`gaussianization.newton` — affine coupling with Newton's method (notebook 01);
-* :mod:`gaussianization.plotting` — the book's one plotting style;
+* :mod:`gaussianization.tutorial` — the chapter-1 teaching code (Newton's method, the banana target);
+* :mod:`gaussianization.plotting` — the book's one plotting style (needs the ``plot`` extra);
 * :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter.
 
 Importing the package imports neither TensorFlow nor Keras.

@@ -155,6 +155,12 @@ def gaussian_negentropy(z, k: int = 5) -> float:
     return float(-joint_entropy(z, k=k) + d * _HALF_LOG_2PI + 0.5 * np.mean(np.sum(z * z, axis=1)))
 
 
+def information(z, k: int = 5) -> tuple[float, float]:
+    """``(gaussian_negentropy(z), total_correlation(z))``: the pair RBIG diagnostics record per block
+    (pass it as ``information=`` to ``fit_rbig`` / ``initialize_flow_from_ig``)."""
+    return gaussian_negentropy(z, k=k), total_correlation(z, k=k)
+
+
 def round_trip_errors(x, x_back) -> np.ndarray:
     """Per-point reconstruction error ‖x_i − x_back_i‖₂; x, x_back (n, d) → (n,)."""
     a = np.asarray(x, dtype=np.float64)

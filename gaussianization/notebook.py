@@ -100,7 +100,8 @@ def setup(seed: int | None = None, *, style: bool = True) -> int:
     Args:
         seed: the seed for ``keras.utils.set_random_seed`` (Python, NumPy and the
             backend). ``None`` reads :data:`SEED_VARIABLE` (default 0).
-        style: apply :func:`gaussianization.plotting.setup` as well.
+        style: apply :func:`gaussianization.plotting.setup` as well (this needs matplotlib,
+            the ``plot`` extra; ``style=False`` does not import it).
 
     Returns:
         The seed, for the chapter to derive every other random choice from.

@@ -4,15 +4,27 @@ Every notebook calls :func:`gaussianization.setup` (which applies :func:`setup`)
 first cell and then uses the helpers below, so figures look the same across the series
 and no notebook carries a styling preamble of its own. Only matplotlib is used (no seaborn), which keeps
 the rendered pages free of layout warnings.
+
+matplotlib is an optional dependency (the ``plot`` extra, ``pip install "gaussianization[plot]"``):
+the flow library never imports this module, and importing it without matplotlib raises an
+:class:`ImportError` that says how to install it.
 """
 
 from __future__ import annotations
 
 import warnings
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
+
+try:
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+except ImportError as error:  # tests/test_import_boundaries.py checks this message
+    raise ImportError(
+        "gaussianization.plotting needs matplotlib, an optional dependency of gaussianization: "
+        'pip install "gaussianization[plot]"',
+        name=error.name,
+    ) from error
 
 #: Colour-blind-safe categorical palette (Okabe & Ito), used in this order.
 PALETTE = (

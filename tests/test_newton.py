@@ -1,4 +1,4 @@
-"""Tests for gaussianization.newton: the affine coupling, its derivatives and the optimisers."""
+"""Tests for gaussianization.tutorial.newton: the affine coupling, its derivatives and the optimisers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gaussianization import newton
+from gaussianization.tutorial import newton
 
 TARGET = newton.BananaTarget(curvature=0.4, tilt=0.3, shift=-0.4, scale=0.25, fan=0.4)
 FINITE = st.floats(-3.0, 3.0, allow_nan=False)

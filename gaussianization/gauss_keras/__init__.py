@@ -1,49 +1,52 @@
 """Gaussianization flows in Keras 3.
 
-Forward maps data ``x`` to latent ``z``; ``log_det`` is ``log|det J|`` per example,
-shape ``(batch,)``. Layers are registered Keras objects, so flows save to ``.keras``
-files and reload exactly.
+Forward maps data ``x`` to latent ``z``; ``log_det`` is ``log|det J|`` per example, shape
+``(batch,)``. Layers are registered Keras objects, so flows save to ``.keras`` files and reload
+exactly. The package layout (one job per module) is listed on the book's API page.
 """
 
 from .bijectors import (
     Bijector,
+    Chain,
+    Coupling,
     CouplingBijector,
     FixedOrtho,
+    Flow,
     GaussianizationFlow,
     Householder,
     MixtureCDFCoupling,
     MixtureCDFGaussianization,
     RQSplineCoupling,
+    default_half_mask,
 )
-from .conditioners import make_mlp_conditioner, make_shared_mlp_conditioner, make_spline_conditioner
+from .conditioners import (
+    make_mlp_conditioner,
+    make_mlp_trunk,
+    make_shared_mlp_conditioner,
+    make_spline_conditioner,
+)
 from .diagnostics import round_trip_error_scale
+from .distributions import StandardNormal
 from .factories import make_coupling_flow, make_gaussianization_flow, make_spline_coupling_flow
-from .ig_init import initialize_flow_from_ig
 from .losses import base_log_prob, base_nll_loss
-from .rbig import RBIGDiagnostics, fit_rbig
 from .training import NLLHistory, NoisyBatches
+from .transformers import MixtureCDF, RationalQuadraticSpline, Transformer
+from .warm_start import RBIGDiagnostics, fit_rbig, initialize_flow_from_ig
+
+#: The upstream ``gauss_keras`` name of the mixture primitive shared by the marginal and the
+#: coupling layer: here the :class:`MixtureCDF` transformer.
+MixtureOfGaussians = MixtureCDF
 
 __all__ = [
-    "Bijector",
-    "CouplingBijector",
-    "FixedOrtho",
-    "GaussianizationFlow",
-    "Householder",
-    "MixtureCDFCoupling",
-    "MixtureCDFGaussianization",
-    "NLLHistory",
-    "NoisyBatches",
-    "RBIGDiagnostics",
-    "RQSplineCoupling",
-    "base_log_prob",
-    "base_nll_loss",
-    "fit_rbig",
-    "initialize_flow_from_ig",
-    "make_coupling_flow",
-    "make_gaussianization_flow",
-    "make_mlp_conditioner",
-    "make_shared_mlp_conditioner",
-    "make_spline_conditioner",
-    "make_spline_coupling_flow",
-    "round_trip_error_scale",
+    # bijectors, their composition and the flow model
+    "Bijector", "Chain", "Coupling", "CouplingBijector", "FixedOrtho", "Flow", "GaussianizationFlow",
+    "Householder", "MixtureCDFCoupling", "MixtureCDFGaussianization", "RQSplineCoupling", "default_half_mask",
+    # transformers, conditioners, base distribution and loss
+    "MixtureCDF", "MixtureOfGaussians", "RationalQuadraticSpline", "Transformer", "StandardNormal",
+    "make_mlp_conditioner", "make_mlp_trunk", "make_shared_mlp_conditioner", "make_spline_conditioner",
+    "base_log_prob", "base_nll_loss",
+    # ready-made flows, warm start, training and diagnostics
+    "make_coupling_flow", "make_gaussianization_flow", "make_spline_coupling_flow",
+    "RBIGDiagnostics", "fit_rbig", "initialize_flow_from_ig",
+    "NLLHistory", "NoisyBatches", "round_trip_error_scale",
 ]

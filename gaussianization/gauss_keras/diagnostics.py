@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from .special import batch_jacobian
+from ._backend import batch_jacobian
 
 __all__ = ["round_trip_error_scale"]
 

@@ -14,8 +14,8 @@ from .bijectors import (
     RQSplineCoupling,
     quantile_means,
 )
-from .bijectors.coupling import as_mask
-from .conditioners import make_mlp_conditioner, make_shared_mlp_conditioner, make_spline_conditioner
+from .bijectors.coupling import as_mask, default_half_mask
+from .transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND
 
 def _as_data(x, input_dim, who):
     if x is None:
@@ -80,43 +80,47 @@ def _coupling_masks(input_dim, mask, who):
     if input_dim < 2:
         raise ValueError(f"{who} needs input_dim >= 2 (a coupling splits the dimensions); got {input_dim}.")
     if mask is None:
-        mask = np.arange(input_dim) < (input_dim + 1) // 2
+        mask = default_half_mask(input_dim)
     mask = as_mask(mask, who)
     if mask.size != input_dim:
         raise ValueError(f"{who}: mask has length {mask.size} but input_dim is {input_dim}.")
     return mask, ~mask
 
 
+def _coupling_flow(who, input_dim, num_blocks, num_reflectors, mask, make_coupling, prefix, name):
+    """``num_blocks`` × ``[Householder, make_coupling(m), make_coupling(¬m)]`` as a flow."""
+    input_dim, num_blocks = int(input_dim), int(num_blocks)
+    if num_blocks < 1:
+        raise ValueError(f"{who} needs num_blocks >= 1; got {num_blocks}.")
+    masks = _coupling_masks(input_dim, mask, who)
+    layers = []
+    for block in range(num_blocks):
+        layers.append(Householder(num_reflectors, name=f"householder_{block}"))
+        layers += [make_coupling(m, f"{prefix}_{block}{half}") for half, m in zip("ab", masks)]
+    return GaussianizationFlow(layers, input_dim=input_dim, name=name)
+
+
 def make_coupling_flow(input_dim: int, num_blocks: int, num_components: int = 8, hidden=(64, 64),
-                       shared_mixture: bool = False, num_reflectors: int = 2, log_scale_bound: float = 3.0,
+                       shared_mixture: bool = False, num_reflectors: int = 2, log_scale_bound: float = DEFAULT_LOG_SCALE_BOUND,
                        mask=None, name: str | None = None):
     """A mixture-CDF coupling flow.
 
     Layers: ``num_blocks`` × ``[Householder(num_reflectors), MixtureCDFCoupling(m),
-    MixtureCDFCoupling(¬m)]``, each coupling with an MLP conditioner
-    (:func:`~.conditioners.make_mlp_conditioner`, or the shared variant) whose final
-    Dense has a zero kernel. ``m`` defaults to the first ``⌈d/2⌉`` dimensions True.
+    MixtureCDFCoupling(¬m)]``, each coupling with an MLP trunk of widths ``hidden`` and its own
+    zero-kernel head. ``m`` defaults to the first ``⌈d/2⌉`` dimensions True.
     Trainable parameters per block: ``num_reflectors·d`` plus, per coupling,
     ``Σ (n_in + 1)·n_out`` over ``d_a → hidden… → 3·d_b·K`` (``3·K`` shared); e.g.
     d = 2, 4 blocks, K = 8, hidden (64, 64): 12 bijectors and 46,800 parameters.
     """
-    who = "make_coupling_flow"
-    input_dim, num_blocks = int(input_dim), int(num_blocks)
-    if num_blocks < 1:
-        raise ValueError(f"{who} needs num_blocks >= 1; got {num_blocks}.")
     if int(num_components) < 1:
         raise ValueError(f"num_components (K) must be >= 1; got {num_components}.")
-    masks = _coupling_masks(input_dim, mask, who)
-    build_conditioner = make_shared_mlp_conditioner if shared_mixture else make_mlp_conditioner
-    layers = []
-    for block in range(num_blocks):
-        layers.append(Householder(num_reflectors, name=f"householder_{block}"))
-        for half, m in zip("ab", masks):
-            conditioner = build_conditioner(int((~m).sum()), num_components, hidden,
-                                            log_scale_bound=log_scale_bound, name=f"conditioner_{block}{half}")
-            layers.append(MixtureCDFCoupling(m, conditioner, num_components, shared_mixture=shared_mixture,
-                                             log_scale_bound=log_scale_bound, name=f"coupling_{block}{half}"))
-    return GaussianizationFlow(layers, input_dim=input_dim, name=name or "coupling_flow")
+
+    def coupling(m, name):
+        return MixtureCDFCoupling(m, num_components=num_components, shared_mixture=shared_mixture,
+                                  log_scale_bound=log_scale_bound, hidden=hidden, name=name)
+
+    return _coupling_flow("make_coupling_flow", input_dim, num_blocks, num_reflectors, mask, coupling, "coupling",
+                          name or "coupling_flow")
 
 
 def make_spline_coupling_flow(input_dim: int, num_blocks: int, num_bins: int = 8, hidden=(16,),
@@ -124,20 +128,12 @@ def make_spline_coupling_flow(input_dim: int, num_blocks: int, num_bins: int = 8
     """A rational-quadratic spline coupling flow (identity at initialisation, up to the rotations).
 
     Layers: ``num_blocks`` × ``[Householder(num_reflectors), RQSplineCoupling(m),
-    RQSplineCoupling(¬m)]`` with :func:`~.conditioners.make_spline_conditioner`
-    (output ``d_b·(3·num_bins - 1)``, zero-initialised head); ``m`` as in
+    RQSplineCoupling(¬m)]``, each with an MLP trunk of widths ``hidden`` and its own zero head
+    (output ``d_b·(3·num_bins - 1)``); ``m`` as in
     :func:`make_coupling_flow`.
     """
-    who = "make_spline_coupling_flow"
-    input_dim, num_blocks = int(input_dim), int(num_blocks)
-    if num_blocks < 1:
-        raise ValueError(f"{who} needs num_blocks >= 1; got {num_blocks}.")
-    masks = _coupling_masks(input_dim, mask, who)
-    layers = []
-    for block in range(num_blocks):
-        layers.append(Householder(num_reflectors, name=f"householder_{block}"))
-        for half, m in zip("ab", masks):
-            conditioner = make_spline_conditioner(int((~m).sum()), num_bins, hidden, name=f"conditioner_{block}{half}")
-            layers.append(RQSplineCoupling(m, conditioner, num_bins=num_bins, bound=bound,
-                                           name=f"spline_coupling_{block}{half}"))
-    return GaussianizationFlow(layers, input_dim=input_dim, name=name or "spline_coupling_flow")
+    def coupling(m, name):
+        return RQSplineCoupling(m, num_bins=num_bins, bound=bound, hidden=hidden, name=name)
+
+    return _coupling_flow("make_spline_coupling_flow", input_dim, num_blocks, num_reflectors, mask, coupling,
+                          "spline_coupling", name or "spline_coupling_flow")

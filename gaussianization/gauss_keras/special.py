@@ -1,7 +1,6 @@
 """Special functions of the standard normal, accurate in both tails.
 
-Everything here is written with ``keras.ops``; the one backend-specific (TensorFlow)
-call of the library, :func:`compile_function`, also lives in this module. Keras 3
+Everything here is written with ``keras.ops`` (no backend-specific code). Keras 3
 has no normal quantile function, so Φ⁻¹ is built from a rational approximation
 polished by Newton's method; it does not use ``tf.math.ndtri``, whose XLA kernel
 returns NaN for probabilities below about 5e-17.
@@ -33,7 +32,6 @@ from __future__ import annotations
 import math
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -225,50 +223,4 @@ __all__ = [
     "log_normal_pdf",
     "ndtri_from_log",
     "normal_quantile_two_tailed",
-    "compile_function",
-    "while_loop_shrinking",
-    "batch_jacobian",
 ]
-
-
-def batch_jacobian(fn, x):
-    """Per-example Jacobians ``d fn(x)_i / d x_j`` by autodiff: ``x`` ``(n, d)`` -> ``(n, d_out, d)``.
-
-    ``fn`` must act on each row of ``x`` independently (as every bijector does).
-    """
-    x = tf.convert_to_tensor(x)
-    with tf.GradientTape(persistent=True) as tape:  # persistent: a loop over outputs, no pfor retracing
-        tape.watch(x)
-        y = fn(x)
-    jacobian = tape.batch_jacobian(y, x, experimental_use_pfor=False)
-    del tape
-    return jacobian, y
-
-
-def compile_function(fn, input_dim: int | None = None):
-    """Trace ``fn`` (tensors in, tensors out) into a reusable TensorFlow graph.
-
-    Used for the iterative inverses, whose ``while_loop`` is slow op by op in eager mode.
-    With ``input_dim``, ``fn`` takes one ``(batch, input_dim)`` tensor and is traced once
-    per dtype for every batch size (no retracing when the batch size changes).
-    """
-    if input_dim is None:
-        return tf.function(fn, reduce_retracing=True, autograph=False)
-    traced = {}
-
-    def call(x):
-        x = tf.convert_to_tensor(x)
-        if x.dtype not in traced:
-            spec = tf.TensorSpec((None, int(input_dim)), x.dtype)
-            traced[x.dtype] = tf.function(fn, input_signature=[spec], autograph=False)
-        return traced[x.dtype](x)
-
-    return call
-
-
-def while_loop_shrinking(cond, body, loop_vars):
-    """``keras.ops.while_loop`` whose tensors may change their leading dimension from one
-    iteration to the next (e.g. a loop that drops the entries that are done)."""
-    loop_vars = tuple(tf.convert_to_tensor(v) for v in loop_vars)
-    invariants = tuple(tf.TensorShape([None, *v.shape[1:]]) if v.shape.rank else v.shape for v in loop_vars)
-    return tf.while_loop(cond, lambda *v: tuple(body(*v)), loop_vars, shape_invariants=invariants)

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .special import compile_function
+from ._backend import compile_function
 
 __all__ = ["NLLHistory", "NoisyBatches"]
 

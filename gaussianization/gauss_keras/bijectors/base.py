@@ -37,7 +37,8 @@ def check_input(x, expected_dim: int | None, who: str):
 class Bijector(keras.layers.Layer):
     """Base class of all bijective layers: ``z, log_det = forward_and_log_det(x)``.
 
-    Calling the layer, ``bijector(x)``, returns ``z`` only. Subclasses implement
+    Calling the layer, ``bijector(x)``, returns ``z`` only (``bijector(z, inverse=True)``
+    returns ``x``). Subclasses implement
     ``build_for_dim(d)`` (create weights), ``_forward(x)`` and ``_inverse(z)``.
     """
 
@@ -72,9 +73,9 @@ class Bijector(keras.layers.Layer):
         return x
 
     # -- public API -----------------------------------------------------------------
-    def call(self, x):
-        z, _ = self.forward_and_log_det(x)
-        return z
+    def call(self, x, inverse: bool = False):
+        """``bijector(x)`` is ``forward(x)``; ``bijector(z, inverse=True)`` is ``inverse(z)``."""
+        return self.inverse(x) if inverse else self.forward(x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -1,20 +1,18 @@
-"""Coupling bijectors: one half of the coordinates conditions the map of the other half.
+"""Coupling bijectors: one part of the coordinates conditions the map of the other part.
 
 A boolean ``mask`` of length ``d`` splits ``x`` (``(batch, d)``) into the identity
-(conditioning) half ``x_a = x[:, mask]`` (``(batch, d_a)``) and the transformed half
-``x_b = x[:, ~mask]`` (``(batch, d_b)``). A conditioner network reads ``x_a`` and
-outputs the parameters ``θ(x_a)`` of an element-wise monotone map ``T`` of ``x_b``::
+(conditioning) part ``x_a = x[:, mask]`` and the transformed part ``x_b = x[:, ~mask]``. A
+conditioner network reads ``x_a`` and outputs the parameters ``θ(x_a)`` of an element-wise
+monotone map (a :class:`~gaussianization.gauss_keras.transformers.Transformer`) of ``x_b``::
 
     z_a = x_a,    z_b = T(x_b; θ(x_a)),    log|det J| = Σ_{i∈b} log ∂T_i/∂x_{b,i}.
 
-The Jacobian is block-triangular, so the conditioner's own Jacobian never enters
-the determinant, and the inverse is ``x_a = z_a``, ``x_b = T⁻¹(z_b; θ(z_a))``.
-
-:class:`CouplingBijector` holds the mask, the conditioner and the split/merge
-(static index lists: ``ops.take`` along axis 1, and a merge that concatenates
-``[z_a, z_b]`` and applies one fixed column permutation, so nothing is scattered).
-:class:`MixtureCDFCoupling` is the coupling whose ``T`` is the mixture-CDF
-Gaussianization ``Φ⁻¹(F(x_b; θ(x_a)))`` of :mod:`~gaussianization.gauss_keras.mixture`.
+The Jacobian is block-triangular, so the conditioner's own Jacobian never enters the
+determinant (Dinh et al. 2017, "Density estimation using Real NVP"). The conditioner is
+``θ = head(trunk(x_a))``: the user supplies the trunk (any Keras layer, or the default MLP)
+and the coupling builds the head, a Dense layer with a zero kernel whose bias is the
+transformer's initial parameters, so at initialisation every ``x_a`` gets the same map.
+A complete conditioner that already outputs all ``num_params(d_b)`` values is accepted too.
 """
 
 from __future__ import annotations
@@ -23,7 +21,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from .. import mixture
+from ..conditioners import make_mlp_trunk
+from ..transformers import MixtureCDF, Transformer
+from ..transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND
 from .base import Bijector
 
 
@@ -42,73 +42,105 @@ def as_mask(mask, who: str = "coupling"):
     return m
 
 
+def default_half_mask(dim: int):
+    """The first ``⌈d/2⌉`` dimensions True (identity), the rest False: ``[True, False]`` for d = 2."""
+    if int(dim) < 2:
+        raise ValueError(f"a coupling mask needs d >= 2; got {dim}.")
+    return np.arange(int(dim)) < (int(dim) + 1) // 2
+
+
 def _readonly(a):
     a = np.array(a, dtype="int64")
     a.setflags(write=False)
     return a
 
 
-class CouplingBijector(Bijector):
-    """Base of coupling layers: mask handling, conditioner build/check, split and merge.
+def _linear_head(conditioner):
+    """The final Dense of a complete conditioner when it provably produces the output
+    (a ``Sequential`` ending in a Dense without activation), else None."""
+    if isinstance(conditioner, keras.Sequential) and conditioner.layers:
+        last = conditioner.layers[-1]
+        if isinstance(last, keras.layers.Dense) and last.use_bias and last.activation is keras.activations.linear:
+            return last
+    return None
+
+
+@keras.saving.register_keras_serializable(package="gaussianization")
+class Coupling(Bijector):
+    """``z_a = x_a``, ``z_b = T(x_b; θ(x_a))`` for a :class:`~gaussianization.gauss_keras.transformers.Transformer` ``T``.
 
     Args:
-        mask: length-``d`` booleans, ``True`` = identity/conditioning half ``x_a``,
-            ``False`` = transformed half ``x_b``; neither all True nor all False.
-        conditioner: a Keras layer/model mapping ``(batch, d_a)`` to
-            ``(batch, conditioner_width(d_b))``. It is built on ``(None, d_a)`` when this
-            layer is built, and its output width is checked then.
+        mask: length-``d`` booleans, ``True`` = identity/conditioning part, ``False`` =
+            transformed part; neither all True nor all False.
+        transformer: the element-wise map and its parametrisation.
+        conditioner: optional complete conditioner ``(batch, d_a) → (batch, num_params(d_b))``
+            (seed-compatible); its width is checked at build.
+        trunk: optional Keras layer ``(batch, d_a) → (batch, h)``, any ``h``; the coupling adds
+            the zero-kernel head. Default: :func:`~gaussianization.gauss_keras.conditioners.make_mlp_trunk` of ``hidden``, ``activation``.
 
-    Subclasses implement ``conditioner_width(d_b)``, ``_transform(x_b, theta)`` and
-    ``_untransform(z_b, theta)``; the last two return ``(output (batch, d_b),
-    log dT/dx_b of the map applied, summed over b → (batch,))``.
+    Raises ValueError for a bad mask, both ``conditioner`` and ``trunk``, or (at build) a
+    conditioner whose width is not ``num_params(d_b)`` (naming both widths).
     """
 
-    def __init__(self, mask, conditioner, **kwargs):
+    def __init__(self, mask, transformer, conditioner=None, *, trunk=None, hidden=(64, 64), activation="tanh",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.mask = as_mask(mask, type(self).__name__)
-        if not isinstance(conditioner, keras.layers.Layer):
-            raise ValueError(f"{type(self).__name__}: conditioner must be a keras Layer or Model; "
-                             f"got {type(conditioner).__name__}.")
-        self.conditioner = conditioner
+        who = type(self).__name__
+        self.mask = as_mask(mask, who)
+        if not isinstance(transformer, Transformer):
+            raise ValueError(f"{who}: transformer must be a Transformer; got {type(transformer).__name__}.")
+        self.transformer = transformer
+        for label, net in (("conditioner", conditioner), ("trunk", trunk)):
+            if net is not None and not isinstance(net, keras.layers.Layer):
+                raise ValueError(f"{who}: {label} must be a keras Layer or Model; got {type(net).__name__}.")
+        if conditioner is not None and trunk is not None:
+            raise ValueError(f"{who}: pass either a complete conditioner or a trunk, not both.")
         self._identity = _readonly(np.flatnonzero(self.mask))
         self._transformed = _readonly(np.flatnonzero(~self.mask))
         self._merge_order = _readonly(np.argsort(np.concatenate([self._identity, self._transformed])))
+        self.hidden, self.activation = tuple(int(h) for h in hidden), activation
+        self.conditioner, self.trunk, self.head = conditioner, None, None
+        if conditioner is None:
+            self.trunk = trunk if trunk is not None else make_mlp_trunk(self.hidden, activation, dtype=self.dtype_policy,
+                                                                        name="trunk")
+            bias = keras.initializers.Constant(self.transformer.initial_params(self.d_b).tolist())
+            self.head = keras.layers.Dense(self.num_params, kernel_initializer="zeros", bias_initializer=bias,
+                                           dtype=self.dtype_policy, name="head")
 
     # -- structure ------------------------------------------------------------------
     @property
     def identity_indices(self):
-        """Indices of the identity (conditioning) half ``x_a``, ascending (read-only array)."""
+        """Indices of the identity (conditioning) part ``x_a``, ascending (read-only array)."""
         return self._identity
 
     @property
     def transformed_indices(self):
-        """Indices of the transformed half ``x_b``, ascending (read-only array)."""
+        """Indices of the transformed part ``x_b``, ascending (read-only array)."""
         return self._transformed
 
-    d_a = property(lambda self: int(self._identity.size), doc="Width of the identity half.")
-    d_b = property(lambda self: int(self._transformed.size), doc="Width of the transformed half.")
-
-    def conditioner_width(self, d_b: int) -> int:  # pragma: no cover - abstract
-        """Number of conditioner outputs per example that this coupling needs."""
-        raise NotImplementedError
-
-    def describe_width(self) -> str:
-        """Formula of :meth:`conditioner_width`, for error messages (override)."""
-        return "the expected width"
+    d_a = property(lambda self: int(self._identity.size), doc="Width of the identity part.")
+    d_b = property(lambda self: int(self._transformed.size), doc="Width of the transformed part.")
+    num_params = property(lambda self: self.transformer.num_params(self.d_b),
+                          doc="Width of θ(x_a): the transformer's parameter count for d_b dimensions.")
 
     def build_for_dim(self, dim):
         who = type(self).__name__
         if dim != self.mask.size:
             raise ValueError(f"{who}: mask has length {self.mask.size} but the input width is d={dim}.")
-        expected = self.conditioner_width(self.d_b)
-        spec = self.conditioner(keras.KerasTensor((None, self.d_a), dtype=self.compute_dtype))
-        shape = tuple(spec.shape)
-        if len(shape) != 2 or shape[-1] != expected:
-            raise ValueError(
-                f"{who}: conditioner output width mismatch: expected {expected} "
-                f"({self.describe_width()}, with d_a={self.d_a}, d_b={self.d_b}), "
-                f"but the conditioner maps (None, {self.d_a}) to shape {shape} (width {shape[-1]})."
-            )
+        spec = keras.KerasTensor((None, self.d_a), dtype=self.compute_dtype)
+        if self.conditioner is not None:
+            shape = tuple(self.conditioner(spec).shape)
+            if len(shape) != 2 or shape[-1] != self.num_params:
+                raise ValueError(
+                    f"{who}: conditioner output width mismatch: expected {self.num_params} "
+                    f"({self.transformer.describe_num_params(self.d_b)}, with d_a={self.d_a}, d_b={self.d_b}), "
+                    f"but the conditioner maps (None, {self.d_a}) to shape {shape} (width {shape[-1]})."
+                )
+            return
+        shape = (None, self.d_a) if self.trunk is None else tuple(self.trunk(spec).shape)
+        if len(shape) != 2 or shape[-1] is None:
+            raise ValueError(f"{who}: the trunk must map (None, {self.d_a}) to a (None, h) tensor; got shape {shape}.")
+        self.head.build(shape)
 
     # -- split / merge ----------------------------------------------------------------
     def split(self, x):
@@ -120,146 +152,115 @@ class CouplingBijector(Bijector):
         return ops.take(ops.concatenate([x_a, x_b], axis=1), self._merge_order, axis=1)
 
     def conditioner_output(self, x_a):
-        """``θ(x_a)`` of shape ``(batch, conditioner_width)`` in ``x_a``'s dtype."""
-        return ops.cast(self.conditioner(x_a), x_a.dtype)
+        """``θ(x_a)`` of shape ``(batch, num_params)`` in ``x_a``'s dtype."""
+        if self.conditioner is not None:
+            theta = self.conditioner(x_a)
+        else:
+            theta = self.head(x_a if self.trunk is None else self.trunk(x_a))
+        return ops.cast(theta, x_a.dtype)
+
+    def transformer_parameters(self, x_a):
+        """The transformer's parameters at ``x_a`` (:meth:`Transformer.unpack` of ``θ(x_a)``)."""
+        return self.transformer.unpack(self.conditioner_output(x_a), self.d_b)
 
     # -- maps -----------------------------------------------------------------------
     def _forward(self, x):
         x_a, x_b = self.split(x)
-        z_b, log_det = self._transform(x_b, self.conditioner_output(x_a))
-        return self.merge(x_a, z_b), log_det
+        z_b, log_dz = self.transformer.forward(x_b, self.transformer_parameters(x_a))
+        return self.merge(x_a, z_b), ops.sum(log_dz, axis=-1)
 
     def _inverse(self, z):
         z_a, z_b = self.split(z)
-        x_b, log_det = self._untransform(z_b, self.conditioner_output(z_a))
-        return self.merge(z_a, x_b), log_det
-
-    def _transform(self, x_b, theta):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    _untransform = _transform
+        x_b, log_dx = self.transformer.inverse(z_b, self.transformer_parameters(z_a))
+        return self.merge(z_a, x_b), ops.sum(log_dx, axis=-1)
 
     # -- constant conditioner ------------------------------------------------------------
-    def _final_dense(self):
-        """The Dense layer that produces the conditioner output (last Dense, searched recursively)."""
-
-        def last_dense(layer):
-            if isinstance(layer, keras.layers.Dense):
-                return layer
-            for sub in reversed(list(getattr(layer, "layers", []))):
-                if isinstance(sub, keras.layers.InputLayer):
-                    continue
-                return last_dense(sub)
-            return None
-
-        dense = last_dense(self.conditioner)
-        if dense is None:
-            raise ValueError(
-                f"{type(self).__name__}: the conditioner ({type(self.conditioner).__name__}) has no final "
-                f"Dense layer, so its output cannot be set to constant parameters."
-            )
-        return dense
-
     def set_constant_output(self, values):
-        """Make ``θ(x_a) = values`` for every ``x_a``: zero the final Dense kernel, bias := values.
+        """Make ``θ(x_a) = values`` for every ``x_a``: head kernel := 0, head bias := ``values``.
 
-        ``values`` is ``(conditioner_width,)``. The layer must be built. Raises
-        ValueError (and restores the old weights) when the final Dense layer does
-        not produce the conditioner output directly (e.g. an activation follows it).
+        ``values``: ``(num_params,)``. Needs a built layer whose head is known: the coupling's own,
+        or the final Dense of a ``Sequential`` conditioner with no activation after it
+        (ValueError otherwise, and for a wrong length).
         """
         who = type(self).__name__
         if not self.built:
             raise ValueError(f"{who}: build the layer before setting constant parameters.")
+        head = self.head if self.conditioner is None else _linear_head(self.conditioner)
+        if head is None:
+            raise ValueError(f"{who}: the conditioner ({type(self.conditioner).__name__}) does not end in a known "
+                             f"linear head, so its output cannot be set to constants; pass trunk=... instead, and the "
+                             f"coupling builds and owns the head.")
         values = np.asarray(values, dtype="float64").reshape(-1)
-        dense = self._final_dense()
-        if not dense.use_bias or tuple(dense.bias.shape) != values.shape:
-            raise ValueError(f"{who}: the conditioner's final Dense layer must have a bias of shape {values.shape}.")
-        old = dense.get_weights()
-        dense.kernel.assign(np.zeros(dense.kernel.shape, dtype=dense.kernel.dtype))
-        dense.bias.assign(values.astype(dense.bias.dtype))
-        probe = np.random.default_rng(0).standard_normal((4, self.d_a)).astype(self.compute_dtype)
-        out = ops.convert_to_numpy(self.conditioner(probe)).astype("float64")
-        if not np.allclose(out, np.broadcast_to(values, out.shape), rtol=1e-5, atol=1e-5):
-            dense.set_weights(old)
-            raise ValueError(f"{who}: zeroing the final Dense kernel did not make the conditioner output "
-                             f"constant; its last Dense layer must produce the output directly (no activation).")
+        if values.shape != (self.num_params,):
+            raise ValueError(f"{who}: constant output must have {self.num_params} values; got {values.size}.")
+        head.kernel.assign(np.zeros(head.kernel.shape, dtype=head.kernel.dtype))
+        head.bias.assign(values.astype(head.bias.dtype))
 
     # -- serialization ------------------------------------------------------------
     def get_config(self):
-        return {**super().get_config(), "mask": self.mask.tolist(),
-                "conditioner": keras.saving.serialize_keras_object(self.conditioner)}
+        config = {**super().get_config(), "mask": self.mask.tolist()}
+        if type(self) is Coupling:
+            config["transformer"] = keras.saving.serialize_keras_object(self.transformer)
+        if self.conditioner is not None:
+            config["conditioner"] = keras.saving.serialize_keras_object(self.conditioner)
+        elif self.trunk is not None:
+            config["trunk"] = keras.saving.serialize_keras_object(self.trunk)
+        else:
+            config["hidden"] = []
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["conditioner"] = keras.saving.deserialize_keras_object(config["conditioner"])
+        for key in ("transformer", "conditioner", "trunk"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="gaussianization")
-class MixtureCDFCoupling(CouplingBijector):
-    """Coupling whose transformer is the mixture-CDF Gaussianization of ``x_b``.
+class MixtureCDFCoupling(Coupling):
+    """Coupling whose transformer is the mixture-CDF Gaussianization (:class:`~gaussianization.gauss_keras.transformers.MixtureCDF`).
 
-    ``z_b,i = Φ⁻¹(F_i(x_b,i; θ_i(x_a)))``, ``F_i = Σ_k π_ik Φ((x - μ_ik)/σ_ik)`` with
-    per-example ``(batch, d_b, K)`` parameters read from the conditioner output
-    ``(batch, 3·d_b·K)`` as ``(batch, 3, d_b, K)`` = [logits, means, raw], and
-    ``log σ = B·tanh(raw)`` (``σ ∈ (e^{-B}, e^{B})``). With ``shared_mixture=True``
-    the conditioner outputs ``(batch, 3·K)``, one mixture broadcast over the ``d_b``
-    dimensions. Log-det: ``Σ_{i∈b} [log f_i(x_b,i) - log φ(z_b,i)]``. The inverse
-    solves ``F_i(x) = Φ(z)`` by :func:`~gaussianization.gauss_keras.mixture.ungaussianize`
-    (bracketed safeguarded Newton in float64) with the parameters ``θ(z_a)``, ``z_a = x_a``.
+    ``z_b,i = Φ⁻¹(F_i(x_b,i; θ_i(x_a)))``; log-det ``Σ_{i∈b} [log f_i(x_b,i) - log φ(z_b,i)]``.
+    ``θ`` has ``3·d_b·K`` values (``3·K`` with ``shared_mixture``: one mixture for all of
+    ``x_b``), and ``log σ = B·tanh(raw)``. The inverse solves ``F_i(x) = Φ(z)`` by the bracketed
+    solver of :func:`~gaussianization.gauss_keras.mixture.ungaussianize` with ``θ(z_a)``.
 
     Args:
-        mask: see :class:`CouplingBijector`.
-        conditioner: e.g. :func:`~gaussianization.gauss_keras.conditioners.make_mlp_conditioner`.
+        mask, conditioner, trunk, hidden, activation: see :class:`Coupling`.
         num_components: ``K ≥ 1``.
         shared_mixture: one mixture for all transformed dimensions.
         log_scale_bound: ``B > 0``.
     """
 
-    def __init__(self, mask, conditioner, num_components: int = 8, shared_mixture: bool = False,
-                 log_scale_bound: float = 3.0, **kwargs):
-        if int(num_components) < 1:
-            raise ValueError(f"MixtureCDFCoupling needs num_components (K) >= 1; got {num_components}.")
-        if not float(log_scale_bound) > 0.0:
-            raise ValueError(f"MixtureCDFCoupling needs log_scale_bound > 0; got {log_scale_bound}.")
-        super().__init__(mask, conditioner, **kwargs)
-        self.num_components = int(num_components)
-        self.shared_mixture = bool(shared_mixture)
-        self.log_scale_bound = float(log_scale_bound)
+    def __init__(self, mask, conditioner=None, num_components: int = 8, shared_mixture: bool = False,
+                 log_scale_bound: float = DEFAULT_LOG_SCALE_BOUND, **kwargs):
+        kwargs.pop("transformer", None)
+        try:
+            transformer = MixtureCDF(num_components, shared_mixture, log_scale_bound)
+        except ValueError as err:
+            raise ValueError(f"MixtureCDFCoupling: {err}") from None
+        super().__init__(mask, transformer, conditioner, **kwargs)
 
-    def conditioner_width(self, d_b):
-        return 3 * self.num_components * (1 if self.shared_mixture else d_b)
-
-    def describe_width(self):
-        k = self.num_components
-        return f"3·K = 3·{k}, shared mixture" if self.shared_mixture else f"3·d_b·K = 3·{self.d_b}·{k}"
+    num_components = property(lambda self: self.transformer.num_components, doc="K.")
+    shared_mixture = property(lambda self: self.transformer.shared, doc="One mixture for all of x_b.")
+    log_scale_bound = property(lambda self: self.transformer.log_scale_bound, doc="B of log σ = B·tanh(raw).")
 
     def mixture_parameters(self, theta):
-        """``(logits, means, log_scales)`` from the conditioner output, each ``(batch, d_b or 1, K)``."""
-        return mixture.unpack_mixture(theta, self.d_b, self.num_components, self.shared_mixture, self.log_scale_bound)
-
-    def _transform(self, x_b, theta):
-        z_b, log_dzdx = mixture.gaussianize(x_b, *self.mixture_parameters(theta))
-        return z_b, ops.sum(log_dzdx, axis=-1)
-
-    def _untransform(self, z_b, theta):
-        params = self.mixture_parameters(theta)
-        x_b = mixture.ungaussianize(z_b, *params)
-        log_dzdx = mixture.mixture_log_pdf(x_b, *params) - (-0.5 * ops.square(z_b) - mixture.HALF_LOG_2PI)
-        return x_b, -ops.sum(log_dzdx, axis=-1)
+        """``(logits, means, log_scales)`` from a conditioner output, each ``(batch, d_b or 1, K)``."""
+        return self.transformer.unpack(theta, self.d_b)
 
     def set_constant_parameters(self, logits, means, log_scales):
         """Make the coupling ignore ``x_a``: the same mixture for every example.
 
-        Each argument is ``(d_b, K)`` (or anything that broadcasts to it, e.g. ``(K,)``);
-        with ``shared_mixture`` it must be ``(K,)`` or ``(1, K)``. Zeroes the kernel of the
-        conditioner's final Dense layer and sets its bias to the packed
-        ``[logits, means, artanh(log σ / B)]``; then the layer equals
-        :class:`~.marginal.MixtureCDFGaussianization` with these parameters on ``x_b``
-        (``log σ`` clipped to ``±(1 - 1e-6)·B``, see :func:`~gaussianization.gauss_keras.mixture.pack_mixture`).
+        Each argument is ``(d_b, K)`` (or broadcasts to it, e.g. ``(K,)``); with
+        ``shared_mixture`` it must be ``(K,)`` or ``(1, K)``. Sets the head to "kernel = 0,
+        bias = packed parameters" (:meth:`~gaussianization.gauss_keras.transformers.MixtureCDF.pack`; ``log σ`` clipped to
+        ``±(1 - 10⁻⁶)·B``), so the layer equals :class:`~.marginal.MixtureCDFGaussianization`
+        with these parameters on ``x_b``.
         """
-        rows = 1 if self.shared_mixture else self.d_b
+        rows = self.transformer.rows(self.d_b)
         shape = (rows, self.num_components)
         arrays = []
         for name, value in (("logits", logits), ("means", means), ("log_scales", log_scales)):
@@ -272,7 +273,7 @@ class MixtureCDFCoupling(CouplingBijector):
             except ValueError:
                 raise ValueError(f"set_constant_parameters: {name} must have shape {shape} "
                                  f"(d_b, K); got {value.shape}.") from None
-        self.set_constant_output(mixture.pack_mixture(*arrays, self.log_scale_bound))
+        self.set_constant_output(self.transformer.pack(*arrays))
 
     def get_config(self):
         return {**super().get_config(), "num_components": self.num_components,

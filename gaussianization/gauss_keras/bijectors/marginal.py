@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .. import mixture
+from ..transformers import MixtureCDF
 from .base import Bijector
 
 
@@ -25,9 +25,10 @@ class MixtureCDFGaussianization(Bijector):
 
     Weights (all ``(d, K)``, trainable): ``logits`` (mixture weights
     ``π = softmax(logits)``), ``means`` and ``log_scales``. Log-det per example:
-    ``Σ_i [log f_i(x_i) - log φ(z_i)]``. The inverse solves ``F_i(x_i) = Φ(z_i)``
-    by a bracketed, safeguarded Newton iteration in float64
-    (:func:`~gaussianization.gauss_keras.mixture.ungaussianize`).
+    ``Σ_i [log f_i(x_i) - log φ(z_i)]``. The maps are those of the
+    :class:`~gaussianization.gauss_keras.transformers.MixtureCDF` transformer (also used by
+    :class:`~.coupling.MixtureCDFCoupling`), with the weights as its parameters; the inverse
+    solves ``F_i(x_i) = Φ(z_i)`` by a bracketed, safeguarded Newton iteration in float64.
 
     Args:
         num_components: ``K ≥ 1``.
@@ -42,6 +43,7 @@ class MixtureCDFGaussianization(Bijector):
         if int(num_components) < 1:
             raise ValueError(f"MixtureCDFGaussianization needs num_components (K) >= 1; got {num_components}.")
         self.num_components = int(num_components)
+        self.transformer = MixtureCDF(self.num_components)
         self.init_means = None if init_means is None else np.asarray(init_means, dtype="float64")
         if self.init_means is not None and (
             self.init_means.ndim != 2 or self.init_means.shape[1] != self.num_components
@@ -72,14 +74,12 @@ class MixtureCDFGaussianization(Bijector):
             weight.assign(np.asarray(value, dtype=weight.dtype).reshape(weight.shape))
 
     def _forward(self, x):
-        z, log_dzdx = mixture.gaussianize(x, *self.mixture_parameters(x.dtype))
-        return z, ops.sum(log_dzdx, axis=-1)
+        z, log_dz = self.transformer.forward(x, self.mixture_parameters(x.dtype))
+        return z, ops.sum(log_dz, axis=-1)
 
     def _inverse(self, z):
-        params = self.mixture_parameters(z.dtype)
-        x = mixture.ungaussianize(z, *params)
-        log_dzdx = mixture.mixture_log_pdf(x, *params) - (-0.5 * ops.square(z) - mixture.HALF_LOG_2PI)
-        return x, -ops.sum(log_dzdx, axis=-1)
+        x, log_dx = self.transformer.inverse(z, self.mixture_parameters(z.dtype))
+        return x, ops.sum(log_dx, axis=-1)
 
     def get_config(self):
         config = {**super().get_config(), "num_components": self.num_components,

@@ -61,18 +61,67 @@ class Householder(Bijector):
         eye = np.eye(self.input_dim, dtype="float64")
         return ops.convert_to_numpy(self._forward(ops.convert_to_tensor(eye))[0])
 
+    def set_matrix(self, matrix):
+        """Make ``Q = matrix`` exactly (up to rounding): writes :func:`householder_vectors`.
+
+        Needs a built layer, an orthogonal ``(d, d)`` matrix, ``num_reflectors ≥ d`` and
+        ``det(matrix) = (-1)^num_reflectors`` (ValueError otherwise).
+        """
+        if not self.built:
+            raise ValueError("Householder: build the layer before setting its matrix.")
+        q = _check_orthogonal(matrix, who="Householder")
+        if q.shape[0] != self.input_dim:
+            raise ValueError(f"Householder: matrix is {q.shape[0]}x{q.shape[0]} but the input width is d={self.input_dim}.")
+        self.vectors.assign(householder_vectors(q, self.num_reflectors).astype(self.vectors.dtype))
+
     def get_config(self):
         return {**super().get_config(), "num_reflectors": self.num_reflectors}
 
 
-def _check_orthogonal(matrix, tol=1e-5):
+def _check_orthogonal(matrix, tol=1e-5, who="FixedOrtho"):
     q = np.asarray(matrix, dtype="float64")
     if q.ndim != 2 or q.shape[0] != q.shape[1]:
-        raise ValueError(f"FixedOrtho needs a square (d, d) matrix; got shape {q.shape}.")
+        raise ValueError(f"{who} needs a square (d, d) matrix; got shape {q.shape}.")
     err = np.abs(q.T @ q - np.eye(q.shape[0])).max()
     if err > tol:
-        raise ValueError(f"FixedOrtho needs an orthogonal matrix; max |QᵀQ - I| = {err:.2e} > {tol:g}.")
+        raise ValueError(f"{who} needs an orthogonal matrix; max |QᵀQ - I| = {err:.2e} > {tol:g}.")
     return q
+
+
+def householder_vectors(rotation, num_reflectors: int) -> np.ndarray:
+    """Reflectors ``v`` ``(m, d)`` with ``H_1 H_2 ⋯ H_m = rotation``, ``H_j = I - 2 v_j v_jᵀ/‖v_j‖²``.
+
+    Needs ``m ≥ d`` and ``det(rotation) = (-1)^m``. Column ``k = 0..d-1`` of the current
+    matrix ``A`` (initially ``rotation``) is reflected onto ``e_k`` by ``v = a - ‖a‖e_k``
+    (restricted to rows ``≥ k``; ``a_k - ‖a‖`` by the cancellation-free form
+    ``-Σ_{j>k} a_j² / (a_k + ‖a‖)`` when ``a_k > 0``) and ``A ← H A``; a column that
+    already equals ``e_k`` is skipped. Then ``H_r ⋯ H_1 R = I``, i.e. ``R = H_1 ⋯ H_r``
+    with ``(-1)^r = det R``, and the remaining ``m - r`` (even) slots are filled with
+    identical pairs ``(e_j, e_j)``, whose product is the identity.
+    """
+    q = np.array(rotation, dtype="float64")
+    if q.ndim != 2 or q.shape[0] != q.shape[1]:
+        raise ValueError(f"rotation must be a square (d, d) matrix; got shape {q.shape}.")
+    d, m = q.shape[0], int(num_reflectors)
+    if m < d:
+        raise ValueError(f"{m} reflectors cannot represent every {d}x{d} rotation (need m >= d).")
+    if np.sign(np.linalg.det(q)) != (-1) ** m:
+        raise ValueError(f"A product of m={m} reflections has det {(-1) ** m}; the rotation has det "
+                         f"{np.linalg.det(q):+.3f}.")
+    vectors = []
+    for k in range(d):
+        a = q[k:, k]
+        sigma = float(np.sum(a[1:] ** 2))
+        if sigma == 0.0 and a[0] > 0.0:
+            continue
+        norm = np.sqrt(a[0] ** 2 + sigma)
+        v = np.zeros(d)
+        v[k] = a[0] - norm if a[0] <= 0.0 else -sigma / (a[0] + norm)
+        v[k + 1:] = a[1:]
+        q = q - np.outer(v, (2.0 / (v @ v)) * (v @ q))
+        vectors.append(v)
+    vectors += [np.eye(d)[(j // 2) % d] for j in range(m - len(vectors))]
+    return np.stack(vectors)
 
 
 @keras.saving.register_keras_serializable(package="gaussianization")

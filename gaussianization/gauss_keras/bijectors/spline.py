@@ -1,165 +1,46 @@
 """Rational-quadratic spline coupling (Durkan et al. 2019, "Neural Spline Flows").
 
-On ``[-B, B]`` each transformed coordinate goes through a monotone rational-quadratic
-spline with ``M`` bins; outside it is the identity (linear tails of slope 1, matched
-by fixing the boundary derivatives to 1). Knots ``(x_k, y_k)``, ``k = 0..M``, and
-derivatives ``δ_k`` come from the conditioner output ``(batch, d_b·(3M - 1))`` read as
-``(batch, d_b, 3M - 1)`` = [M width logits, M height logits, M - 1 interior derivatives]::
-
-    w = m_w + (1 - M·m_w)·softmax(width logits),   x_k = -B + 2B·Σ_{j<k} w_j   (same for y, h)
-    δ_k = m_δ + softplus(u_k + c),  c = log(e^{1 - m_δ} - 1)   (u = 0 ⇒ δ = 1),   δ_0 = δ_M = 1.
-
-In bin ``k`` with ``s = h_k/w_k``, ``ξ = (x - x_k)/w_k ∈ [0, 1]``::
-
-    y = y_k + h_k [s ξ² + δ_k ξ(1-ξ)] / [s + (δ_{k+1} + δ_k - 2s) ξ(1-ξ)]
-    dy/dx = s² [δ_{k+1} ξ² + 2s ξ(1-ξ) + δ_k (1-ξ)²] / [s + (δ_{k+1} + δ_k - 2s) ξ(1-ξ)]².
-
-A zero conditioner output gives uniform bins and ``δ = 1``, i.e. ``y = x``: the layer is
-the identity at initialisation with a zero-initialised conditioner head.
-The inverse solves the quadratic ``a ξ² + b ξ + c = 0`` with
-``a = h_k(s - δ_k) + Δ·(δ_{k+1} + δ_k - 2s)``, ``b = h_k δ_k - Δ·(δ_{k+1} + δ_k - 2s)``,
-``c = -s Δ``, ``Δ = y - y_k``, in the form ``ξ = 2c / (-b - √(b² - 4ac))`` of Durkan et al.
-(2019). Known limitation: that form is free of cancellation only for ``b ≥ 0``; for ``b < 0`` the
-denominator is a difference of nearly equal terms when ``4ac`` is small, and ``ξ`` loses relative
-accuracy there (the round trip is still checked against its float32 targets in the tests).
-
-Inputs are clipped into ``[-B, B]`` before the spline maths and the tails are selected
-with ``where``, so inputs of any size give finite values and finite gradients.
+The spline and its parametrisation are the
+:class:`~gaussianization.gauss_keras.transformers.RationalQuadraticSpline` transformer.
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
-from keras import ops
 
-from .coupling import CouplingBijector
-
-
-def spline_knots(theta, d_b, num_bins, bound, min_bin_width, min_bin_height, min_derivative):
-    """Knots ``(xk, yk)`` ``(batch, d_b, M+1)`` and derivatives ``(batch, d_b, M+1)`` from ``θ``."""
-    m = num_bins
-    t = ops.reshape(theta, (-1, d_b, 3 * m - 1))
-
-    def knots(logits, min_size):
-        size = min_size + (1.0 - min_size * m) * ops.softmax(logits, axis=-1)
-        inner = 2.0 * bound * ops.cumsum(size, axis=-1)[..., :-1] - bound
-        edge = ops.ones_like(size[..., :1]) * bound
-        return ops.concatenate([-edge, inner, edge], axis=-1)
-
-    shift = math.log(math.expm1(1.0 - min_derivative))
-    interior = min_derivative + ops.softplus(t[..., 2 * m:] + shift)
-    one = ops.ones_like(t[..., :1])
-    derivs = ops.concatenate([one, interior, one], axis=-1)
-    return knots(t[..., :m], min_bin_width), knots(t[..., m:2 * m], min_bin_height), derivs
-
-
-def _bin_quantities(v, knots_v, xk, yk, derivs):
-    """Select, for each ``v`` (``(batch, d_b)``, already in range), its bin's quantities."""
-    m = xk.shape[-1] - 1
-    idx = ops.sum(ops.cast(ops.expand_dims(v, -1) >= knots_v[..., 1:-1], "int32"), axis=-1)
-    sel = ops.one_hot(idx, m, dtype=v.dtype)
-
-    def pick(a):
-        return ops.sum(a * sel, axis=-1)
-
-    x0, y0 = pick(xk[..., :-1]), pick(yk[..., :-1])
-    w, h = pick(xk[..., 1:] - xk[..., :-1]), pick(yk[..., 1:] - yk[..., :-1])
-    return x0, y0, w, h, pick(derivs[..., :-1]), pick(derivs[..., 1:])
-
-
-def _log_slope(xi, s, d0, d1):
-    one_minus = 1.0 - xi
-    denom = s + (d1 + d0 - 2.0 * s) * xi * one_minus
-    numer = ops.square(s) * (d1 * ops.square(xi) + 2.0 * s * xi * one_minus + d0 * ops.square(one_minus))
-    return ops.log(numer) - 2.0 * ops.log(denom)
-
-
-def rq_spline_forward(x, xk, yk, derivs, bound):
-    """``(y, log dy/dx)`` element-wise, ``(batch, d_b)``; identity outside ``[-B, B]``."""
-    inside = ops.logical_and(x >= -bound, x <= bound)
-    xc = ops.clip(x, -bound, bound)
-    x0, y0, w, h, d0, d1 = _bin_quantities(xc, xk, xk, yk, derivs)
-    s = h / w
-    xi = (xc - x0) / w
-    xi1 = xi * (1.0 - xi)
-    y = y0 + h * (s * ops.square(xi) + d0 * xi1) / (s + (d1 + d0 - 2.0 * s) * xi1)
-    return ops.where(inside, y, x), ops.where(inside, _log_slope(xi, s, d0, d1), ops.zeros_like(x))
-
-
-def rq_spline_inverse(y, xk, yk, derivs, bound):
-    """``(x, log dx/dy)`` element-wise, ``(batch, d_b)``; identity outside ``[-B, B]``."""
-    inside = ops.logical_and(y >= -bound, y <= bound)
-    yc = ops.clip(y, -bound, bound)
-    x0, y0, w, h, d0, d1 = _bin_quantities(yc, yk, xk, yk, derivs)
-    s = h / w
-    dy = yc - y0
-    curv = d1 + d0 - 2.0 * s
-    a = h * (s - d0) + dy * curv
-    b = h * d0 - dy * curv
-    c = -s * dy
-    disc = ops.maximum(ops.square(b) - 4.0 * a * c, 0.0)
-    xi = ops.clip(2.0 * c / (-b - ops.sqrt(disc)), 0.0, 1.0)
-    x = x0 + xi * w
-    return ops.where(inside, x, y), ops.where(inside, -_log_slope(xi, s, d0, d1), ops.zeros_like(y))
+from ..transformers import RationalQuadraticSpline
+from .coupling import Coupling
 
 
 @keras.saving.register_keras_serializable(package="gaussianization")
-class RQSplineCoupling(CouplingBijector):
+class RQSplineCoupling(Coupling):
     """Coupling whose transformer is a monotone rational-quadratic spline on ``[-B, B]``.
 
-    See the module docstring for the formulas. Conditioner output width
-    ``d_b·(3·num_bins - 1)`` (e.g. :func:`~gaussianization.gauss_keras.conditioners.make_spline_conditioner`).
-    Log-det: ``Σ_{i∈b} log dy_i/dx_i`` (0 for coordinates outside ``[-B, B]``).
+    ``θ`` has ``d_b·(3·num_bins - 1)`` values; the head starts at zero, so the layer is the
+    identity at initialisation. Log-det: ``Σ_{i∈b} log dy_i/dx_i`` (0 outside ``[-B, B]``).
 
     Args:
-        mask, conditioner: see :class:`~.coupling.CouplingBijector`.
-        num_bins: ``M ≥ 2``.
-        bound: ``B > 0``; the spline acts on ``[-B, B]``.
-        min_bin_width, min_bin_height: lower bounds of ``w_k/(2B)`` and ``h_k/(2B)``
-            (``M·min < 1``).
-        min_derivative: lower bound of the interior derivatives, in ``(0, 1)``.
+        mask, conditioner, trunk, hidden, activation: see :class:`~.coupling.Coupling`
+            (default trunk: one hidden layer of 16).
+        num_bins, bound, min_bin_width, min_bin_height, min_derivative: see
+            :class:`~gaussianization.gauss_keras.transformers.RationalQuadraticSpline`.
     """
 
-    def __init__(self, mask, conditioner, num_bins: int = 8, bound: float = 3.0, min_bin_width: float = 1e-3,
-                 min_bin_height: float = 1e-3, min_derivative: float = 1e-3, **kwargs):
-        if int(num_bins) < 2:
-            raise ValueError(f"RQSplineCoupling needs num_bins >= 2; got {num_bins}.")
-        if not float(bound) > 0.0:
-            raise ValueError(f"RQSplineCoupling needs bound > 0; got {bound}.")
-        for name, value in (("min_bin_width", min_bin_width), ("min_bin_height", min_bin_height)):
-            if not 0.0 < float(value) * int(num_bins) < 1.0:
-                raise ValueError(f"RQSplineCoupling needs 0 < num_bins·{name} < 1; got {name}={value}.")
-        if not 0.0 < float(min_derivative) < 1.0:
-            raise ValueError(f"RQSplineCoupling needs 0 < min_derivative < 1; got {min_derivative}.")
-        super().__init__(mask, conditioner, **kwargs)
-        self.num_bins = int(num_bins)
-        self.bound = float(bound)
-        self.min_bin_width = float(min_bin_width)
-        self.min_bin_height = float(min_bin_height)
-        self.min_derivative = float(min_derivative)
+    def __init__(self, mask, conditioner=None, num_bins: int = 8, bound: float = 3.0, min_bin_width: float = 1e-3,
+                 min_bin_height: float = 1e-3, min_derivative: float = 1e-3, hidden=(16,), **kwargs):
+        kwargs.pop("transformer", None)
+        try:
+            transformer = RationalQuadraticSpline(num_bins, bound, min_bin_width, min_bin_height, min_derivative)
+        except ValueError as err:
+            raise ValueError(f"RQSplineCoupling: {err}") from None
+        super().__init__(mask, transformer, conditioner, hidden=hidden, **kwargs)
 
-    def conditioner_width(self, d_b):
-        return d_b * (3 * self.num_bins - 1)
-
-    def describe_width(self):
-        return f"d_b·(3·num_bins - 1) = {self.d_b}·(3·{self.num_bins} - 1)"
+    num_bins = property(lambda self: self.transformer.num_bins, doc="M.")
+    bound = property(lambda self: self.transformer.bound, doc="B: the spline acts on [-B, B].")
 
     def spline_parameters(self, theta):
         """``(xk, yk, derivs)``, each ``(batch, d_b, num_bins + 1)``."""
-        return spline_knots(theta, self.d_b, self.num_bins, self.bound, self.min_bin_width,
-                            self.min_bin_height, self.min_derivative)
-
-    def _transform(self, x_b, theta):
-        y, log_slope = rq_spline_forward(x_b, *self.spline_parameters(theta), self.bound)
-        return y, ops.sum(log_slope, axis=-1)
-
-    def _untransform(self, z_b, theta):
-        x, log_slope = rq_spline_inverse(z_b, *self.spline_parameters(theta), self.bound)
-        return x, ops.sum(log_slope, axis=-1)
+        return self.transformer.unpack(theta, self.d_b)
 
     def get_config(self):
-        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound,
-                "min_bin_width": self.min_bin_width, "min_bin_height": self.min_bin_height,
-                "min_derivative": self.min_derivative}
+        return {**super().get_config(), **self.transformer.get_config()}

@@ -21,7 +21,7 @@ Only ``x2`` depends on ``theta``, so only ``g2`` and ``h22`` of the target enter
 Everything here is NumPy; :func:`objective_expression` and
 :meth:`BananaTarget.log_prob_expression` also accept ``keras.ops`` in place of NumPy,
 which is how the tests and notebook 01 check the hand-derived derivatives by autodiff.
-The target density :class:`BananaTarget` lives in :mod:`gaussianization.targets` and is
+The target density :class:`BananaTarget` lives in :mod:`gaussianization.tutorial.targets` and is
 re-exported here.
 """
 

@@ -14,7 +14,8 @@ from 0). The model after ``ℓ`` blocks has the exact log-density::
 
 A mixture whose components are all ``N(0, 1)`` has ``F = Φ``: that marginal map is the
 identity, which is how blocks left unfitted by early stopping are represented.
-The marginal map is the library's own :func:`~.mixture.gaussianize`, run in float64.
+The marginal map is the library's own :func:`~gaussianization.gauss_keras.mixture.gaussianize`,
+run in float64. This module knows no flow: writing a fit into one is :mod:`.ig_init`.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import warnings
 import numpy as np
 from keras import ops
 
-from .bijectors.rotation import pca_rotation
-from .mixture import gaussianize
+from ..bijectors.rotation import pca_rotation
+from ..distributions import StandardNormal
+from ..mixture import gaussianize
 
-#: IG init needs at least ``max(MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT · K)`` samples.
+#: RBIG needs at least ``max(MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT · K)`` samples.
 MIN_SAMPLES = 10
 MIN_SAMPLES_PER_COMPONENT = 2
-_HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 @dataclasses.dataclass
@@ -61,13 +62,13 @@ class RBIGDiagnostics:
 
     ``train_nll`` / ``validation_nll`` ``(L+1,)``: ``-mean log p_ℓ`` in nats on the
     training / held-out data (``validation_nll`` is None without validation data).
-    ``negentropy`` and ``total_correlation`` ``(L+1,)``: k-NN estimates
-    (:mod:`gaussianization.metrics`) for the training state ``y_ℓ`` (None when not
-    estimated, NaN where the estimator is undefined, e.g. repeated points).
+    ``negentropy`` and ``total_correlation`` ``(L+1,)``: the estimates of the ``information``
+    function passed to :func:`fit_rbig` for the training state ``y_ℓ`` (None without one, NaN
+    where it raised ValueError, e.g. a k-NN estimator on repeated points).
     ``num_fitted_blocks``: blocks with fitted marginals (the rest are identity marginals,
     after early stopping). ``converged`` ``(L, d)``: EM convergence per fit (True for
     identity blocks). ``num_clipped``: log-scales clipped to ``±log_scale_clip``. ``pca_rotation`` ``(L,)``
-    (set by :func:`~.ig_init.initialize_flow_from_ig`): True where the block's PCA rotation
+    (set by :func:`~.ig_init.initialize_flow_from_ig`; None from :func:`fit_rbig`): True where the block's PCA rotation
     was written into the flow, False where the flow's own rotation was kept.
     """
 
@@ -91,11 +92,11 @@ def check_samples(x, num_components: int, name: str = "X", dim: int | None = Non
     need = max(MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT * num_components)
     if x.shape[0] < need:
         raise ValueError(
-            f"{name} has too few samples for IG init with K={num_components}: n={x.shape[0]} < "
+            f"{name} has too few samples for RBIG with K={num_components}: n={x.shape[0]} < "
             f"max(MIN_SAMPLES={MIN_SAMPLES}, MIN_SAMPLES_PER_COMPONENT={MIN_SAMPLES_PER_COMPONENT}·K) = {need}."
         )
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values; IG init needs finite data.")
+        raise ValueError(f"{name} contains NaN or infinite values; RBIG needs finite data.")
     return x
 
 
@@ -159,25 +160,22 @@ def apply_marginals(r, logits, means, log_scales):
 
 
 def _mean_log_likelihood(y, log_det):
-    d = y.shape[1]
-    return float(np.mean(-0.5 * np.sum(y * y, axis=1) - d * _HALF_LOG_2PI + log_det))
+    return float(np.mean(ops.convert_to_numpy(StandardNormal().log_prob(y))) + np.mean(log_det))
 
 
-def _information(y):
-    """k-NN ``(negentropy, total correlation)`` of ``y``; NaN when undefined (repeated points)."""
-    from ..metrics import gaussian_negentropy, total_correlation
-
+def _information(information, y):
+    """``information(y)`` as ``(negentropy, total correlation)``; NaN where it raises ValueError."""
     try:
-        return gaussian_negentropy(y), total_correlation(y)
+        negentropy, total_correlation = information(y)
+        return float(negentropy), float(total_correlation)
     except ValueError:
         return np.nan, np.nan
 
 
 def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, rotation_fn=None,
              validation_data=None, min_scale: float = 0.0, reg_covar: float = 1e-6,
-             tail_weight: float = 0.0, log_scale_clip: float | None = None, log_scale_snap=None,
-             early_stopping_patience: int | None = None,
-             estimate_information: bool = True, progress=None):
+             tail_weight: float = 0.0, log_scale_clip: float | None = None, adjust_log_scales=None,
+             early_stopping_patience: int | None = None, information=None, progress=None):
     """Fit ``num_blocks`` RBIG blocks to ``x`` ``(n, d)``; returns ``(blocks, RBIGDiagnostics)``.
 
     Args:
@@ -187,20 +185,25 @@ def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, 
         min_scale, reg_covar: variance floor of the EM fits (:func:`fit_marginal_mixtures`).
         tail_weight: weight ``ε`` of the defensive tail component (:func:`fit_marginal_mixtures`).
         log_scale_clip: if given, fitted ``log σ`` are clipped to ``[-c, c]`` before use.
-        log_scale_snap: optional ``(d, K) -> (d, K)`` map applied to the (clipped) ``log σ``
-            before use, e.g. rounding to values a flow's parametrisation represents exactly.
+        adjust_log_scales: optional ``(d, K) -> (d, K)`` map applied to the (clipped) ``log σ``
+            before use, e.g. rounding to values a parametrisation represents exactly.
         early_stopping_patience: with ``validation_data``, stop fitting once the held-out
             NLL has not improved on its best for this many consecutive blocks; the blocks
             after the best one get identity marginals (their rotations are kept: a
             rotation does not change the likelihood under the isotropic base).
-        estimate_information: estimate negentropy and total correlation per block.
+        information: optional ``information(y) -> (negentropy, total_correlation)`` of a state
+            ``y`` ``(n, d)``, e.g. :func:`gaussianization.metrics.information`; evaluated on the
+            training state after every block.
         progress: optional ``progress(block, info_dict)`` called after each block.
+
+    Raises ValueError for ``K < 1``, ``num_blocks < 1``, too few or non-finite samples, and
+    options out of range.
     """
     num_blocks, num_components = int(num_blocks), int(num_components)
     if num_components < 1:
-        raise ValueError(f"IG init needs num_components (K) >= 1; got {num_components}.")
+        raise ValueError(f"RBIG needs num_components (K) >= 1; got {num_components}.")
     if num_blocks < 1:
-        raise ValueError(f"IG init needs num_blocks >= 1; got {num_blocks}.")
+        raise ValueError(f"RBIG needs num_blocks >= 1; got {num_blocks}.")
     x = check_samples(x, num_components)
     val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", x.shape[1])
     if early_stopping_patience is not None:
@@ -214,18 +217,18 @@ def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, 
         raise ValueError(f"tail_weight must be in [0, 1); got {tail_weight}.")
     rotation_fn = rotation_fn or (lambda block, state, previous: pca_rotation(state))
     opts = dict(x=x, val=val, num_blocks=num_blocks, k=num_components, random_state=int(random_state),
-                rotation_fn=rotation_fn, clip=log_scale_clip, snap=log_scale_snap,
+                rotation_fn=rotation_fn, clip=log_scale_clip, snap=adjust_log_scales,
                 fit_options=dict(min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight))
     if early_stopping_patience is None:
-        return _run(**opts, information=estimate_information, progress=progress)
+        return _run(**opts, information=information, progress=progress)
     # Pass 1 fits until the patience runs out; pass 2 replays the best prefix (no refits).
-    blocks, diag = _run(**opts, patience=int(early_stopping_patience), information=False)
+    blocks, diag = _run(**opts, patience=int(early_stopping_patience), information=None)
     best = int(np.argmin(diag.validation_nll))
-    return _run(**opts, reuse=blocks[:best], limit=best, information=estimate_information, progress=progress)
+    return _run(**opts, reuse=blocks[:best], limit=best, information=information, progress=progress)
 
 
 def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip, snap,
-         patience=None, reuse=None, limit=None, information=True, progress=None):
+         patience=None, reuse=None, limit=None, information=None, progress=None):
     """One pass; ``reuse`` supplies earlier fits, ``limit`` caps the number of fitted blocks."""
     d = x.shape[1]
     y, log_det = x, np.zeros(x.shape[0])
@@ -233,8 +236,8 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
     train, held, negent, tc = [_mean_log_likelihood(y, log_det)], [], [], []
     if val is not None:
         held.append(_mean_log_likelihood(yv, log_det_v))
-    if information:
-        j, t = _information(y)
+    if information is not None:
+        j, t = _information(information, y)
         negent.append(j)
         tc.append(t)
     blocks, since_best = [], 0
@@ -263,8 +266,8 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
             yv, ld_v = apply_marginals(yv @ rotation, *params)
             log_det_v = log_det_v + ld_v
             held.append(_mean_log_likelihood(yv, log_det_v))
-        if information:
-            j, t = _information(y)
+        if information is not None:
+            j, t = _information(information, y)
             negent.append(j)
             tc.append(t)
         if patience is not None:
@@ -277,8 +280,8 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
                              "total_correlation": tc[-1] if tc else None})
     diag = RBIGDiagnostics(
         train_nll=-np.asarray(train), validation_nll=-np.asarray(held) if val is not None else None,
-        negentropy=np.asarray(negent) if information else None,
-        total_correlation=np.asarray(tc) if information else None,
+        negentropy=np.asarray(negent) if information is not None else None,
+        total_correlation=np.asarray(tc) if information is not None else None,
         num_fitted_blocks=sum(b.fitted for b in blocks), num_clipped=sum(b.num_clipped for b in blocks),
         converged=np.array([np.ones(d, bool) if b.converged is None else b.converged for b in blocks]),
     )

@@ -1,6 +1,6 @@
 """Target densities for the affine-coupling chapter (NumPy, float64).
 
-:class:`BananaTarget` is the banana-shaped density that :mod:`gaussianization.newton` fits
+:class:`BananaTarget` is the banana-shaped density that :mod:`gaussianization.tutorial.newton` fits
 an affine coupling to; its gradient and Hessian are derived by hand (and checked against
 autodiff in the tests and in notebook 01).
 """

@@ -31,7 +31,7 @@ def gaussian_mixture_log_prob(x: np.ndarray, centres: np.ndarray, log_w: np.ndar
 
     Chunked over points so that at most ``CHUNK_ELEMENTS`` point–node pairs
     are held at once; squared distances are formed from differences (no
-    |x|² + |c|² − 2 x·c cancellation).
+    ``|x|² + |c|² − 2 x·c`` cancellation).
     """
     out = np.empty(x.shape[0])
     chunk = max(1, CHUNK_ELEMENTS // centres.shape[0])

@@ -11,7 +11,7 @@ diagonal layer (zero-kernel equivalence): flows of the same depth get the same f
 
 **Rotations.** Block ℓ's rotation is the canonical PCA ``R_ℓ`` of the state. A product of
 ``m`` reflections has ``det = (-1)^m``, so a Householder with ``m ≥ d`` receives
-``Q = diag(s) R_ℓ diag(t)``, decomposed exactly by :func:`householder_vectors`: ``t`` flips
+``Q = diag(s) R_ℓ diag(t)``, decomposed exactly by :func:`~gaussianization.gauss_keras.bijectors.rotation.householder_vectors`: ``t`` flips
 the last principal axis when ``det R_ℓ ≠ (-1)^m`` (PCA signs are arbitrary), a flipped axis
 gets the mirrored mixture (``μ → -μ``, output ``-y_ℓ,i``), and the next block's ``s = t``
 undoes it. The flow's state is the RBIG state up to coordinate signs; ``log p`` is the same.
@@ -39,23 +39,17 @@ every fit; ``min_scale`` / ``reg_covar`` floor the component variances.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
 import numpy as np
 from keras import ops
 
-from .bijectors.coupling import MixtureCDFCoupling
-from .bijectors.marginal import MixtureCDFGaussianization
-from .bijectors.rotation import FixedOrtho, Householder, pca_rotation
-from .mixture import pack_mixture, unpack_mixture
+from ..bijectors.coupling import MixtureCDFCoupling
+from ..bijectors.marginal import MixtureCDFGaussianization
+from ..bijectors.rotation import FixedOrtho, Householder, pca_rotation
+from ..transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND, PACK_MARGIN, MixtureCDF
 from .rbig import RBIGDiagnostics, check_samples, fit_rbig
 
-__all__ = ["householder_vectors", "initialize_flow_from_ig"]
-
-#: Fitted log-scales are clipped to ±(1 - margin)·B (the coupling layer's own packing margin).
-COUPLING_CLIP_MARGIN = 1e-6
-#: The coupling's default bound B, used for flows without couplings.
-DEFAULT_LOG_SCALE_BOUND = inspect.signature(MixtureCDFCoupling).parameters["log_scale_bound"].default
+__all__ = ["initialize_flow_from_ig"]
 
 
 class _LogScaleCodec:
@@ -65,7 +59,8 @@ class _LogScaleCodec:
     rounded to that dtype, so a value passed to ``set_constant_parameters`` comes back a few
     units in the last place (ulp) off. :meth:`snap` rounds each ``log σ`` to the nearest value
     the coupling reproduces exactly (searching ``raw`` within ±``steps`` ulp; a change of about
-    one ulp, with ``pack_mixture``/``unpack_mixture`` evaluated as the layer does); a diagonal
+    one ulp, with :class:`~gaussianization.gauss_keras.transformers.MixtureCDF`'s ``pack``/``unpack`` evaluated as the
+    layer does); a diagonal
     layer stores that value exactly, so both flow kinds hold bit-identical ``σ``.
     :meth:`encode` gives the input that makes the coupling produce a snapped value.
     """
@@ -75,7 +70,7 @@ class _LogScaleCodec:
 
     def _search(self, target):
         target = np.asarray(target, dtype="float64")
-        lim = 1.0 - COUPLING_CLIP_MARGIN
+        lim = 1.0 - PACK_MARGIN
         lo = hi = np.arctanh(np.clip(target / self.bound, -lim, lim)).astype(self.dtype)
         raws = [lo]
         for _ in range(self.steps):
@@ -83,9 +78,10 @@ class _LogScaleCodec:
             raws += [lo, hi]
         passed = self.bound * np.tanh(np.stack(raws).astype("float64"))      # (c, d, K)
         zeros = np.zeros_like(target)
-        theta = np.stack([pack_mixture(zeros, zeros, p, self.bound) for p in passed]).astype(self.dtype)
         rows, k = target.shape
-        eff = ops.convert_to_numpy(unpack_mixture(ops.convert_to_tensor(theta), rows, k, False, self.bound)[2])
+        transformer = MixtureCDF(k, log_scale_bound=self.bound)
+        theta = np.stack([transformer.pack(zeros, zeros, p) for p in passed]).astype(self.dtype)
+        eff = ops.convert_to_numpy(transformer.unpack(ops.convert_to_tensor(theta), rows)[2])
         best = np.argmin(np.abs(eff.astype("float64") - target), axis=0)[None]   # first = fewest ulps
         pick = lambda a: np.take_along_axis(a, best, axis=0)[0]  # noqa: E731
         return pick(eff).astype("float64"), pick(passed)
@@ -95,42 +91,6 @@ class _LogScaleCodec:
 
     def encode(self, log_scales):
         return self._search(log_scales)[1]
-
-
-def householder_vectors(rotation, num_reflectors: int) -> np.ndarray:
-    """Reflectors ``v`` ``(m, d)`` with ``H_1 H_2 ⋯ H_m = rotation``, ``H_j = I - 2 v_j v_jᵀ/‖v_j‖²``.
-
-    Needs ``m ≥ d`` and ``det(rotation) = (-1)^m``. Column ``k = 0..d-1`` of the current
-    matrix ``A`` (initially ``rotation``) is reflected onto ``e_k`` by ``v = a - ‖a‖e_k``
-    (restricted to rows ``≥ k``; ``a_k - ‖a‖`` by the cancellation-free form
-    ``-Σ_{j>k} a_j² / (a_k + ‖a‖)`` when ``a_k > 0``) and ``A ← H A``; a column that
-    already equals ``e_k`` is skipped. Then ``H_r ⋯ H_1 R = I``, i.e. ``R = H_1 ⋯ H_r``
-    with ``(-1)^r = det R``, and the remaining ``m - r`` (even) slots are filled with
-    identical pairs ``(e_j, e_j)``, whose product is the identity.
-    """
-    q = np.array(rotation, dtype="float64")
-    if q.ndim != 2 or q.shape[0] != q.shape[1]:
-        raise ValueError(f"rotation must be a square (d, d) matrix; got shape {q.shape}.")
-    d, m = q.shape[0], int(num_reflectors)
-    if m < d:
-        raise ValueError(f"{m} reflectors cannot represent every {d}x{d} rotation (need m >= d).")
-    if np.sign(np.linalg.det(q)) != (-1) ** m:
-        raise ValueError(f"A product of m={m} reflections has det {(-1) ** m}; the rotation has det "
-                         f"{np.linalg.det(q):+.3f}.")
-    vectors = []
-    for k in range(d):
-        a = q[k:, k]
-        sigma = float(np.sum(a[1:] ** 2))
-        if sigma == 0.0 and a[0] > 0.0:
-            continue
-        norm = np.sqrt(a[0] ** 2 + sigma)
-        v = np.zeros(d)
-        v[k] = a[0] - norm if a[0] <= 0.0 else -sigma / (a[0] + norm)
-        v[k + 1:] = a[1:]
-        q = q - np.outer(v, (2.0 / (v @ v)) * (v @ q))
-        vectors.append(v)
-    vectors += [np.eye(d)[(j // 2) % d] for j in range(m - len(vectors))]
-    return np.stack(vectors)
 
 
 @dataclasses.dataclass
@@ -207,7 +167,7 @@ def _signs(blocks, rotations):
 
 def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None, *, min_scale: float = 0.0,
                             reg_covar: float = 1e-6, tail_weight: float = 0.0, early_stopping_patience=None,
-                            log_scale_bound: float | None = None, estimate_information: bool = True,
+                            log_scale_bound: float | None = None, information=None,
                             progress=None) -> RBIGDiagnostics:
     """RBIG warm start: write one PCA rotation and per-dimension GMM fits per block into ``flow``.
 
@@ -225,11 +185,14 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
             the couplings' (smallest) ``log_scale_bound``, or for a diagonal flow the coupling
             default (3.0, i.e. ``σ ∈ (0.05, 20)``), so matched flows get bit-identical fits.
             ``float("inf")`` disables both (diagonal flows only).
-        estimate_information: k-NN negentropy / total correlation per block.
+        information: optional ``information(y) -> (negentropy, total_correlation)`` evaluated on
+            the RBIG state after every block (e.g. :func:`gaussianization.metrics.information`).
         progress: optional ``progress(block, info_dict)`` callback.
 
     Returns :class:`~.rbig.RBIGDiagnostics` of the float64 RBIG model (the flow computes it in
-    its own dtype). The flow's weights are overwritten; nothing else changes.
+    its own dtype). The flow's weights are overwritten through the layers' setters
+    (``set_matrix``, ``set_mixture_parameters``, ``set_constant_parameters``); nothing else
+    changes. Raises ValueError for an unrecognised flow, mixed ``K``, bad data or options.
     """
     if not hasattr(flow, "bijector_layers") or not hasattr(flow, "input_dim"):
         raise ValueError(f"initialize_flow_from_ig needs a GaussianizationFlow; got {type(flow).__name__}.")
@@ -247,7 +210,7 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
                          f"got {log_scale_bound}.")
     dtype = np.dtype(blocks[0].marginals[0].compute_dtype)
     clip, snap = (None, None) if np.isinf(bound) else (
-        (1.0 - COUPLING_CLIP_MARGIN) * bound, _LogScaleCodec(bound, dtype).snap)
+        (1.0 - PACK_MARGIN) * bound, _LogScaleCodec(bound, dtype).snap)
     if leading is not None:
         lead = pca_rotation(x)
         x = x @ lead
@@ -261,8 +224,8 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
 
     fitted, diagnostics = fit_rbig(
         x, len(blocks), k, random_state=random_state, rotation_fn=rotation_fn, validation_data=val,
-        min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight, log_scale_clip=clip, log_scale_snap=snap,
-        early_stopping_patience=early_stopping_patience, estimate_information=estimate_information,
+        min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight, log_scale_clip=clip, adjust_log_scales=snap,
+        early_stopping_patience=early_stopping_patience, information=information,
         progress=progress,
     )
     if leading is not None:
@@ -277,11 +240,7 @@ def _write_block(block, fit, s, t, dtype):
     rotation = block.rotation
     if block.exact:
         q = s[:, None] * fit.rotation * t[None, :]
-        if isinstance(rotation, FixedOrtho):
-            rotation.set_matrix(q)
-        else:
-            vectors = householder_vectors(q, rotation.num_reflectors)
-            rotation.vectors.assign(vectors.astype(rotation.vectors.dtype))
+        rotation.set_matrix(q)
     logits, means, log_scales = fit.logits, fit.means * t[:, None], fit.log_scales
     for layer in block.marginals:
         if isinstance(layer, MixtureCDFGaussianization):

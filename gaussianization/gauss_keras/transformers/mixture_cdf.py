@@ -1,0 +1,112 @@
+"""The mixture-CDF Gaussianization ``z = Φ⁻¹(F(x))`` as a transformer.
+
+The maths (log-space CDF, survival and density, the bracketed inverse) is
+:mod:`gaussianization.gauss_keras.mixture`; this module owns the parametrisation. Per dimension,
+``3·K`` numbers ``[logits, means, raw]`` give ``π = softmax(logits)``, ``μ = means`` and
+``log σ = B·tanh(raw)`` with ``B = log_scale_bound``, so ``σ ∈ (e^{-B}, e^{B})``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from .. import mixture
+from ..special import log_normal_pdf
+from .base import Transformer
+
+#: Default ``B`` of ``log σ = B·tanh(raw)``: ``σ ∈ (0.05, 20)``.
+DEFAULT_LOG_SCALE_BOUND = 3.0
+#: The coupling parametrisation ``B·tanh(raw)`` cannot reach ``±B``: packed ``log σ`` are
+#: clipped to ``±(1 - PACK_MARGIN)·B``.
+PACK_MARGIN = 1e-6
+
+
+def unit_variance_mixture(num_components: int):
+    """``(means (K,), scale)`` of the equal-weight starting mixture with unit variance.
+
+    ``K`` means evenly spaced on ``[-a, a]`` share one scale ``σ = 2a/(K-1)`` equal to their
+    spacing (neighbours overlap, so the CDF has no flat stretch), with ``a`` chosen so that the
+    mixture variance is 1: ``a² ((K+1)/(3(K-1)) + 4/(K-1)²) = 1`` (``K = 8``: ``a ≈ 1.40``,
+    ``σ ≈ 0.40``; ``K = 1``: ``μ = 0``, ``σ = 1``). Then ``Φ⁻¹(F(x))`` is close to the identity on
+    standardised data while the components stay distinct (identical components would receive
+    identical gradients forever).
+    """
+    k = int(num_components)
+    if k == 1:
+        return np.zeros(1), 1.0
+    half_range = 1.0 / math.sqrt((k + 1) / (3.0 * (k - 1)) + 4.0 / (k - 1) ** 2)
+    return np.linspace(-half_range, half_range, k), 2.0 * half_range / (k - 1)
+
+
+@keras.saving.register_keras_serializable(package="gaussianization")
+class MixtureCDF(Transformer):
+    """``z = Φ⁻¹(F(x))``, ``F = Σ_k π_k Φ((x - μ_k)/σ_k)``; log-Jacobian ``log f(x) - log φ(z)``.
+
+    Args:
+        num_components: ``K ≥ 1``.
+        shared: one mixture for all ``d`` dimensions (``3·K`` parameters instead of ``3·d·K``).
+        log_scale_bound: ``B > 0`` of ``log σ = B·tanh(raw)``.
+
+    Parameters, as taken by :meth:`forward` / :meth:`inverse`: ``(logits, means, log_scales)``,
+    each broadcasting to ``(batch, d, K)``. Raises ValueError for ``K < 1`` or ``B ≤ 0``.
+    Reference: Meng et al. (2020), "Gaussianization Flows", AISTATS.
+    """
+
+    def __init__(self, num_components: int = 8, shared: bool = False, log_scale_bound: float = DEFAULT_LOG_SCALE_BOUND):
+        if int(num_components) < 1:
+            raise ValueError(f"MixtureCDF needs num_components (K) >= 1; got {num_components}.")
+        if not float(log_scale_bound) > 0.0:
+            raise ValueError(f"MixtureCDF needs log_scale_bound > 0; got {log_scale_bound}.")
+        self.num_components = int(num_components)
+        self.shared = bool(shared)
+        self.log_scale_bound = float(log_scale_bound)
+
+    def rows(self, dim: int) -> int:
+        """Number of mixtures the parameter vector holds: 1 when shared, else ``dim``."""
+        return 1 if self.shared else int(dim)
+
+    def num_params(self, dim):
+        return 3 * self.num_components * self.rows(dim)
+
+    def describe_num_params(self, dim):
+        k = self.num_components
+        return f"3·K = 3·{k}, shared mixture" if self.shared else f"3·d_b·K = 3·{dim}·{k}"
+
+    # -- parametrisation ---------------------------------------------------------------
+    def unpack(self, theta, dim):
+        """``(batch, num_params)`` read as ``(batch, 3, rows, K)`` → ``(logits, means, log σ)``."""
+        t = ops.reshape(theta, (-1, 3, self.rows(dim), self.num_components))
+        return t[:, 0], t[:, 1], self.log_scale_bound * ops.tanh(t[:, 2])
+
+    def pack(self, logits, means, log_scales):
+        """Inverse of :meth:`unpack` for constant ``(rows, K)`` NumPy parameters → flat vector.
+
+        ``raw = artanh(log σ / B)`` after clipping ``log σ`` to ``±(1 - PACK_MARGIN)·B``.
+        """
+        bound = self.log_scale_bound
+        ratio = np.clip(np.asarray(log_scales, "float64") / bound, -(1 - PACK_MARGIN), 1 - PACK_MARGIN)
+        return np.stack([np.asarray(logits, "float64"), np.asarray(means, "float64"), np.arctanh(ratio)]).reshape(-1)
+
+    def initial_params(self, dim):
+        """The :func:`unit_variance_mixture` in every row, packed."""
+        means, scale = unit_variance_mixture(self.num_components)
+        if abs(math.log(scale)) >= self.log_scale_bound:
+            raise ValueError(f"log_scale_bound={self.log_scale_bound} is too small for the initial scale {scale:.3g}.")
+        rows, k = self.rows(dim), self.num_components
+        return self.pack(np.zeros((rows, k)), np.tile(means, (rows, 1)), np.full((rows, k), math.log(scale)))
+
+    # -- maps ----------------------------------------------------------------------------
+    def forward(self, x, params):
+        return mixture.gaussianize(x, *params)
+
+    def inverse(self, z, params):
+        x = mixture.ungaussianize(z, *params)
+        return x, log_normal_pdf(z) - mixture.mixture_log_pdf(x, *params)
+
+    def get_config(self):
+        return {"num_components": self.num_components, "shared": self.shared,
+                "log_scale_bound": self.log_scale_bound}
