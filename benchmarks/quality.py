@@ -58,7 +58,7 @@ def build_flow(arch: str, seed: int, x_train=None, ig: bool = False, dim: int = 
     else:
         raise ValueError(arch)
     if ig:
-        initialize_flow_from_ig(flow, x_train, random_state=seed, estimate_information=False)
+        initialize_flow_from_ig(flow, x_train, random_state=seed)
     return flow
 
 

@@ -79,7 +79,7 @@ def time_ig(ns, seed: int = 0) -> list[dict]:
         x = ds.sample(int(n), seed=seed).astype(np.float32)
         flow = build_flow("diagonal", 0, None, ig=False)
         t = time.perf_counter()
-        initialize_flow_from_ig(flow, x, random_state=seed, estimate_information=False)
+        initialize_flow_from_ig(flow, x, random_state=seed)
         out.append({"n": int(n), "seconds": time.perf_counter() - t,
                     "flow": "make_gaussianization_flow(2, 8, 2, 8)"})
     return out

@@ -128,6 +128,12 @@ class Flow(keras.Model):
                              f"without a loss (or with loss=base_nll_loss); got loss={loss!r}.")
         super().compile(optimizer=optimizer, loss=None, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-compile a loaded flow from its saved compile config (optimizer state is restored by Keras)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if getattr(self, "optimizer", None) is not None:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, *args, **kwargs):
         """``keras.Model.fit``; the optimizer's slots are created first, so that the training step
         is traced once instead of twice (Adam would otherwise create them inside the first trace)."""
@@ -139,7 +145,7 @@ class Flow(keras.Model):
     # -- serialization ------------------------------------------------------------
     def get_config(self):
         return {
-            "name": self.name,
+            **super().get_config(),
             "input_dim": self.input_dim,
             "layers": [keras.saving.serialize_keras_object(layer) for layer in self.bijector_layers],
             "base": keras.saving.serialize_keras_object(self.base),

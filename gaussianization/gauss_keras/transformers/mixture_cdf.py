@@ -99,6 +99,32 @@ class MixtureCDF(Transformer):
         rows, k = self.rows(dim), self.num_components
         return self.pack(np.zeros((rows, k)), np.tile(means, (rows, 1)), np.full((rows, k), math.log(scale)))
 
+    def exact_log_scales(self, log_scales, dtype, steps: int = 8):
+        """``(exact, to_pack)``: the log-scales this parametrisation reproduces exactly in ``dtype``.
+
+        ``log σ = B·tanh(raw)`` is evaluated in ``dtype`` from ``raw = artanh(log σ/B)`` rounded to
+        ``dtype``, so a packed value comes back a few ulp off. For each entry of ``log_scales``
+        (``(rows, K)``, clipped to ``±(1 - PACK_MARGIN)·B``) this searches ``raw`` within ±``steps``
+        ulp for the unpacked value nearest to it: ``exact`` (float64, ``(rows, K)``) is that value,
+        which a layer storing ``log σ`` directly holds exactly, and ``to_pack`` the ``log σ`` that
+        :meth:`pack` turns into it (so both layer kinds hold bit-identical ``σ``).
+        """
+        dtype = np.dtype(dtype)
+        target = np.asarray(log_scales, dtype="float64")
+        bound, lim = self.log_scale_bound, 1.0 - PACK_MARGIN
+        lo = hi = np.arctanh(np.clip(target / bound, -lim, lim)).astype(dtype)
+        raws = [lo]
+        for _ in range(int(steps)):
+            lo, hi = np.nextafter(lo, dtype.type(-np.inf)), np.nextafter(hi, dtype.type(np.inf))
+            raws += [lo, hi]
+        to_pack = bound * np.tanh(np.stack(raws).astype("float64"))  # (candidates, rows, K)
+        zeros = np.zeros_like(target)
+        unshared = MixtureCDF(target.shape[-1], False, bound)
+        theta = np.stack([unshared.pack(zeros, zeros, p) for p in to_pack]).astype(dtype)
+        exact = ops.convert_to_numpy(unshared.unpack(ops.convert_to_tensor(theta), target.shape[0])[2]).astype("float64")
+        best = np.argmin(np.abs(exact - target), axis=0)[None]  # the first hit is the fewest ulps away
+        return np.take_along_axis(exact, best, axis=0)[0], np.take_along_axis(to_pack, best, axis=0)[0]
+
     # -- maps ----------------------------------------------------------------------------
     def forward(self, x, params):
         return mixture.gaussianize(x, *params)

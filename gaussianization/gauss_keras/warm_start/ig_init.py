@@ -21,7 +21,8 @@ the flow's own rotation (``diagnostics.pca_rotation`` is False for those blocks)
 
 **Log-scales** are clipped to ``±(1 - 10⁻⁶)·B`` and snapped (by about one ulp) to values that
 the coupling parametrisation ``log σ = B·tanh(raw)`` reproduces exactly in the flow's dtype
-(:class:`_LogScaleCodec`), so a diagonal and a coupling flow hold bit-identical parameters.
+(:meth:`~gaussianization.gauss_keras.transformers.MixtureCDF.exact_log_scales`), so a diagonal and a
+coupling flow hold bit-identical parameters.
 ``B`` is the couplings' ``log_scale_bound``, and the coupling default (3.0) for diagonal
 flows. A ``shared_mixture`` coupling holds one mixture for its transformed half, so it takes
 an RBIG fit only when ``d_b = 1`` (otherwise ValueError).
@@ -41,7 +42,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from keras import ops
 
 from ..bijectors.coupling import MixtureCDFCoupling
 from ..bijectors.marginal import MixtureCDFGaussianization
@@ -50,47 +50,6 @@ from ..transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND, PACK_MARGIN, Mix
 from .rbig import RBIGDiagnostics, check_samples, fit_rbig
 
 __all__ = ["initialize_flow_from_ig"]
-
-
-class _LogScaleCodec:
-    """Log-scales a coupling with bound ``B`` represents exactly in ``dtype``.
-
-    A coupling computes ``log σ = B·tanh(raw)`` in its dtype from ``raw = artanh(log σ/B)``
-    rounded to that dtype, so a value passed to ``set_constant_parameters`` comes back a few
-    units in the last place (ulp) off. :meth:`snap` rounds each ``log σ`` to the nearest value
-    the coupling reproduces exactly (searching ``raw`` within ±``steps`` ulp; a change of about
-    one ulp, with :class:`~gaussianization.gauss_keras.transformers.MixtureCDF`'s ``pack``/``unpack`` evaluated as the
-    layer does); a diagonal
-    layer stores that value exactly, so both flow kinds hold bit-identical ``σ``.
-    :meth:`encode` gives the input that makes the coupling produce a snapped value.
-    """
-
-    def __init__(self, bound, dtype, steps=8):
-        self.bound, self.dtype, self.steps = float(bound), np.dtype(dtype), steps
-
-    def _search(self, target):
-        target = np.asarray(target, dtype="float64")
-        lim = 1.0 - PACK_MARGIN
-        lo = hi = np.arctanh(np.clip(target / self.bound, -lim, lim)).astype(self.dtype)
-        raws = [lo]
-        for _ in range(self.steps):
-            lo, hi = np.nextafter(lo, self.dtype.type(-np.inf)), np.nextafter(hi, self.dtype.type(np.inf))
-            raws += [lo, hi]
-        passed = self.bound * np.tanh(np.stack(raws).astype("float64"))      # (c, d, K)
-        zeros = np.zeros_like(target)
-        rows, k = target.shape
-        transformer = MixtureCDF(k, log_scale_bound=self.bound)
-        theta = np.stack([transformer.pack(zeros, zeros, p) for p in passed]).astype(self.dtype)
-        eff = ops.convert_to_numpy(transformer.unpack(ops.convert_to_tensor(theta), rows)[2])
-        best = np.argmin(np.abs(eff.astype("float64") - target), axis=0)[None]   # first = fewest ulps
-        pick = lambda a: np.take_along_axis(a, best, axis=0)[0]  # noqa: E731
-        return pick(eff).astype("float64"), pick(passed)
-
-    def snap(self, log_scales):
-        return self._search(log_scales)[0]
-
-    def encode(self, log_scales):
-        return self._search(log_scales)[1]
 
 
 @dataclasses.dataclass
@@ -181,7 +140,7 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
         min_scale, reg_covar, tail_weight, early_stopping_patience: regularisation, see
             :func:`~.rbig.fit_rbig` and the module docstring.
         log_scale_bound: ``B``: fitted ``log σ`` are clipped to ``±(1 - 10⁻⁶)·B`` and snapped
-            to the values ``B·tanh(raw)`` represents exactly (:class:`_LogScaleCodec`). Default:
+            to the values ``B·tanh(raw)`` represents exactly (:meth:`MixtureCDF.exact_log_scales`). Default:
             the couplings' (smallest) ``log_scale_bound``, or for a diagonal flow the coupling
             default (3.0, i.e. ``σ ∈ (0.05, 20)``), so matched flows get bit-identical fits.
             ``float("inf")`` disables both (diagonal flows only).
@@ -210,7 +169,7 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
                          f"got {log_scale_bound}.")
     dtype = np.dtype(blocks[0].marginals[0].compute_dtype)
     clip, snap = (None, None) if np.isinf(bound) else (
-        (1.0 - PACK_MARGIN) * bound, _LogScaleCodec(bound, dtype).snap)
+        (1.0 - PACK_MARGIN) * bound, lambda v: MixtureCDF(v.shape[-1], log_scale_bound=bound).exact_log_scales(v, dtype)[0])
     if leading is not None:
         lead = pca_rotation(x)
         x = x @ lead
@@ -247,5 +206,5 @@ def _write_block(block, fit, s, t, dtype):
             layer.set_mixture_parameters(logits, means, log_scales)
         else:
             idx = np.asarray(layer.transformed_indices)
-            encoded = _LogScaleCodec(layer.log_scale_bound, dtype).encode(log_scales[idx])
+            encoded = layer.transformer.exact_log_scales(log_scales[idx], dtype)[1]
             layer.set_constant_parameters(logits[idx], means[idx], encoded)
