@@ -10,10 +10,9 @@ Functions (all element-wise, any shape, float32 or float64):
 * :func:`log_ndtr`   ``log Φ(x)``: ``erfc`` in the bulk and an asymptotic
   series in the far lower tail, so it is relatively accurate far into the
   lower tail (e.g. ``log Φ(-1e3) ≈ -5.0e5``) until ``x²`` overflows (``|x|``
-  about 1.8e19 in float32, where it becomes NaN). In the upper tail it returns
-  exactly 0 for ``x`` above about 10 (float32) or 37 (float64), where the true
-  value ``-Φ(-x)`` is below the rounding of ``log1p``; use the survival term
-  of :func:`log_ndtr_pair` there.
+  about 1.8e19 in float32, where it becomes NaN). In the upper tail, beyond
+  ``x`` = 10 (float32) or 37 (float64), it returns ``-Φ(-x)`` from the same
+  series (relatively accurate until it underflows to 0).
 * :func:`log_normal_pdf`   ``log φ(x) = -x²/2 - log √(2π)``.
 * :func:`ndtri_from_log`   ``Φ⁻¹(exp L)`` for a log-probability ``L ≤ log ½``,
   computed in float64 from a rational approximation (or an asymptotic start
@@ -104,7 +103,9 @@ def _log_small_large(x):
     # Beyond the switch: Φ(-a) = exp(-a²/2) · s(a) / (a √(2π)).
     scaled_tail = (1.0 + _series_minus_one(a_tail)) / (a_tail * _SQRT_2PI)
     log_small = ops.log(ops.where(tail, scaled_tail, small_bulk)) - ops.where(tail, 0.5 * ops.square(a_tail), 0.0)
-    return log_small, ops.log1p(-small_bulk)  # beyond the switch Φ(-a) < 1e-23: log Φ(a) = 0
+    # Beyond the switch log Φ(a) = log1p(-Φ(-a)) ≈ -Φ(-a): tiny but kept (relative accuracy), not 0.
+    log_large = ops.where(tail, -ops.exp(ops.minimum(log_small, 0.0)), ops.log1p(-small_bulk))
+    return log_small, log_large
 
 
 def log_ndtr(x):

@@ -18,10 +18,9 @@ A zero conditioner output gives uniform bins and ``δ = 1``, i.e. ``y = x``: the
 the identity at initialisation with a zero-initialised conditioner head.
 The inverse solves the quadratic ``a ξ² + b ξ + c = 0`` with
 ``a = h_k(s - δ_k) + Δ·(δ_{k+1} + δ_k - 2s)``, ``b = h_k δ_k - Δ·(δ_{k+1} + δ_k - 2s)``,
-``c = -s Δ``, ``Δ = y - y_k``, in the form ``ξ = 2c / (-b - √(b² - 4ac))`` of Durkan et al.
-(2019). Known limitation: that form is free of cancellation only for ``b ≥ 0``; for ``b < 0`` the
-denominator is a difference of nearly equal terms when ``4ac`` is small, and ``ξ`` loses relative
-accuracy there (the round trip is still checked against its float32 targets in the tests).
+``c = -s Δ``, ``Δ = y - y_k``: for ``b ≥ 0`` in the form ``ξ = 2c / (-b - √(b² - 4ac))`` of Durkan
+et al. (2019), and for ``b < 0`` (where that denominator would be a difference of nearly equal
+terms, and ``a > 0``) as ``ξ = (-b + √(b² - 4ac)) / (2a)``, so neither form cancels.
 
 Inputs are clipped into ``[-B, B]`` before the spline maths and the tails are selected
 with ``where``, so inputs of any size give finite values and finite gradients.
@@ -100,8 +99,14 @@ def rq_spline_inverse(y, xk, yk, derivs, bound):
     a = h * (s - d0) + dy * curv
     b = h * d0 - dy * curv
     c = -s * dy
-    disc = ops.maximum(ops.square(b) - 4.0 * a * c, 0.0)
-    xi = ops.clip(2.0 * c / (-b - ops.sqrt(disc)), 0.0, 1.0)
+    root = ops.sqrt(ops.maximum(ops.square(b) - 4.0 * a * c, 0.0))
+    # The root in [0, 1], in the form without cancellation for the sign of b: 2c/(-b - √D) when
+    # b ≥ 0; (-b + √D)/(2a) when b < 0, where a > h·s > 0. (Each branch's denominator is replaced
+    # where the other branch is used, so neither yields inf or NaN values or gradients.)
+    positive = b >= 0.0
+    xi_pos = 2.0 * c / ops.where(positive, -b - root, -1.0)
+    xi_neg = (-b + root) / ops.where(positive, 1.0, 2.0 * a)
+    xi = ops.clip(ops.where(positive, xi_pos, xi_neg), 0.0, 1.0)
     x = x0 + xi * w
     return ops.where(inside, x, y), ops.where(inside, -_log_slope(xi, s, d0, d1), ops.zeros_like(y))
 
