@@ -5,11 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-
 from gaussianization.gauss_keras import GaussianizationFlow
 
 from .bijector_registry import REGISTRY, make
+from .helpers import autodiff_log_det
 
 NAMES = sorted(REGISTRY)
 DIMS = [1, 2, 3, 5]
@@ -59,12 +58,10 @@ def test_round_trip_float64(name, dim):
 @pytest.mark.parametrize("dim", [1, 2, 4])
 def test_log_det_matches_autodiff_jacobian(name, dim):
     layer = make(name, dim, dtype="float64", seed=3)
-    x = tf.constant(inputs(width(layer), n=32, dtype="float64", seed=4, scale=2.5))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        z, log_det = layer.forward_and_log_det(x)
-    jac = tape.batch_jacobian(z, x).numpy()
-    expected = np.linalg.slogdet(jac)[1]
+    assert all(w.dtype == "float64" for w in layer.weights)
+    x = inputs(width(layer), n=32, dtype="float64", seed=4, scale=2.5)
+    _, log_det = layer.forward_and_log_det(x)
+    expected = autodiff_log_det(lambda t: layer.forward_and_log_det(t)[0], x)
     np.testing.assert_allclose(log_det.numpy(), expected, rtol=1e-6, atol=1e-9)
 
 
@@ -97,7 +94,8 @@ def test_keras_save_load_gives_identical_outputs(name, tmp_path):
     flow.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(loaded.log_prob(x).numpy(), flow.log_prob(x).numpy())
-    np.testing.assert_array_equal(loaded.invert(x).numpy(), flow.invert(x).numpy())
+    # The eager inverse: a compiled `invert` (tested on whole flows in test_flows.py) costs a trace each.
+    np.testing.assert_array_equal(loaded.inverse_and_log_det(x)[0].numpy(), flow.inverse_and_log_det(x)[0].numpy())
 
 
 @pytest.mark.parametrize("name", NAMES)

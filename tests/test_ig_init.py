@@ -18,15 +18,11 @@ from gaussianization.gauss_keras import (
     make_gaussianization_flow,
     make_spline_coupling_flow,
 )
-from gaussianization.gauss_keras.ig_init import householder_vectors
-from gaussianization.gauss_keras.rbig import fit_marginal_mixtures
+from gaussianization.gauss_keras.bijectors.rotation import householder_vectors, pca_rotation
+from gaussianization.gauss_keras.warm_start.rbig import fit_marginal_mixtures
+from gaussianization.metrics import information
 
-
-def moons(n, seed=0):
-    from sklearn.datasets import make_moons
-
-    x, _ = make_moons(n, noise=0.05, random_state=seed)
-    return ((x - x.mean(0)) / x.std(0)).astype("float32")
+from .helpers import moons
 
 
 def householder_matrix(vectors):
@@ -72,14 +68,85 @@ def test_householder_decomposition_special_matrices():
         householder_vectors(np.eye(3), 2)
 
 
+@pytest.mark.parametrize("d, m", [(2, 2), (3, 3), (3, 5), (4, 4)])
+def test_householder_set_matrix_is_exact(d, m):
+    rng = np.random.default_rng(d + m)
+    r = random_orthogonal(rng, d)
+    if np.sign(np.linalg.det(r)) != (-1) ** m:
+        r[:, 0] *= -1.0
+    layer = Householder(m, dtype="float64")
+    layer.build((None, d))
+    layer.set_matrix(r)
+    np.testing.assert_allclose(layer.matrix(), r, rtol=0, atol=1e-12)
+    x = rng.standard_normal((5, d))
+    np.testing.assert_allclose(layer.forward(x).numpy(), x @ r, atol=1e-12)
+
+
+def test_householder_set_matrix_checks_its_argument():
+    layer = Householder(2)
+    with pytest.raises(ValueError, match="build"):
+        layer.set_matrix(np.eye(2))
+    layer.build((None, 2))
+    with pytest.raises(ValueError, match="det"):
+        layer.set_matrix(np.diag([1.0, -1.0]))  # det -1, but two reflections have det +1
+    with pytest.raises(ValueError, match="orthogonal"):
+        layer.set_matrix(np.array([[1.0, 1.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="width"):
+        layer.set_matrix(np.eye(3))
+    with pytest.raises(ValueError, match="need m >= d"):
+        big = Householder(2)
+        big.build((None, 3))
+        big.set_matrix(np.eye(3)[[1, 0, 2]])
+
+
+# -- RBIG on its own -----------------------------------------------------------------------
+def test_fit_rbig_knows_no_flow(small):
+    calls = []
+
+    def info(y):
+        calls.append(y.shape)
+        return 0.5, 0.25
+
+    adjusted = []
+
+    def adjust(log_scales):
+        adjusted.append(log_scales.copy())
+        return np.round(log_scales, 3)
+
+    blocks, diagnostics = fit_rbig(small, 2, 3, information=info, log_scale_clip=1.0, adjust_log_scales=adjust)
+    assert len(blocks) == 2 and calls == [small.shape] * 3  # the data, then after each block
+    np.testing.assert_array_equal(diagnostics.negentropy, [0.5] * 3)
+    np.testing.assert_array_equal(diagnostics.total_correlation, [0.25] * 3)
+    assert diagnostics.train_nll.shape == (3,) and np.all(np.diff(diagnostics.train_nll) < 0)
+    for block, before in zip(blocks, adjusted):
+        assert block.rotation.shape == (2, 2) and block.means.shape == (2, 3)
+        assert np.abs(before).max() <= 1.0  # clipped first, then adjusted
+        np.testing.assert_array_equal(block.log_scales, np.round(before, 3))
+    plain = fit_rbig(small, 2, 3)[1]
+    assert plain.negentropy is None and plain.total_correlation is None
+
+
+def test_fit_rbig_bad_arguments_name_rbig(small):
+    with pytest.raises(ValueError, match="RBIG needs num_components"):
+        fit_rbig(small, 2, 0)
+    with pytest.raises(ValueError, match="RBIG needs num_blocks"):
+        fit_rbig(small, 0, 2)
+    with pytest.raises(ValueError, match="too few samples for RBIG"):
+        fit_rbig(small[:5], 1, 2)
+    bad = small.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="RBIG needs finite data"):
+        fit_rbig(bad, 1, 2)
+
+
 # -- zero-kernel equivalence ------------------------------------------------------------
 def test_coupling_and_diagonal_flows_are_identical_after_ig_init():
     x = moons(5000)
     keras.utils.set_random_seed(11)
     diag = make_gaussianization_flow(2, 4, num_reflectors=2, num_components=8)
     cpl = make_coupling_flow(2, 4, num_components=8, hidden=(32, 32))
-    info_d = initialize_flow_from_ig(diag, x, estimate_information=False)
-    info_c = initialize_flow_from_ig(cpl, x, estimate_information=False)
+    info_d = initialize_flow_from_ig(diag, x)
+    info_c = initialize_flow_from_ig(cpl, x)
     np.testing.assert_array_equal(info_d.train_nll, info_c.train_nll)
     # the written parameters are bit-identical
     d_layers, c_layers = diag.bijector_layers, cpl.bijector_layers
@@ -104,8 +171,8 @@ def test_three_dimensional_coupling_flow_matches_diagonal_flow():
     x = np.random.default_rng(0).standard_normal((800, 3)) ** 3
     diag = make_gaussianization_flow(3, 2, num_reflectors=3, num_components=4)
     cpl = make_coupling_flow(3, 2, num_components=4, hidden=(8,), num_reflectors=3)
-    info_d = initialize_flow_from_ig(diag, x, estimate_information=False)
-    info_c = initialize_flow_from_ig(cpl, x, estimate_information=False)
+    info_d = initialize_flow_from_ig(diag, x)
+    info_c = initialize_flow_from_ig(cpl, x)
     np.testing.assert_array_equal(info_d.train_nll, info_c.train_nll)
     x32 = x.astype("float32")
     np.testing.assert_allclose(cpl.log_prob(x32).numpy(), diag.log_prob(x32).numpy(), atol=1e-5)
@@ -114,8 +181,8 @@ def test_three_dimensional_coupling_flow_matches_diagonal_flow():
 def test_fits_do_not_depend_on_reflector_parity(small):
     even = make_gaussianization_flow(2, 3, num_reflectors=2, num_components=4)
     odd = make_gaussianization_flow(2, 3, num_reflectors=3, num_components=4)
-    info_e = initialize_flow_from_ig(even, small, estimate_information=False)
-    info_o = initialize_flow_from_ig(odd, small, estimate_information=False)
+    info_e = initialize_flow_from_ig(even, small)
+    info_o = initialize_flow_from_ig(odd, small)
     np.testing.assert_array_equal(info_e.train_nll, info_o.train_nll)
     assert all(np.linalg.det(b.matrix()) < 0 for b in odd.bijector_layers[::2])
     np.testing.assert_allclose(odd.log_prob(small).numpy(), even.log_prob(small).numpy(), atol=1e-5)
@@ -127,7 +194,7 @@ def test_ig_init_lowers_nll_and_matches_the_rbig_model(small):
     flow = make_gaussianization_flow(2, 3, 2, 4, mixture_init_data=small)
     before = -flow.log_prob(small).numpy().mean()
     steps = []
-    info = initialize_flow_from_ig(flow, small, progress=lambda block, d: steps.append(block))
+    info = initialize_flow_from_ig(flow, small, information=information, progress=lambda block, d: steps.append(block))
     after = -flow.log_prob(small).numpy().mean()
     assert steps == [0, 1, 2]
     assert after < before - 0.3, (before, after)
@@ -139,9 +206,7 @@ def test_ig_init_lowers_nll_and_matches_the_rbig_model(small):
 
 def test_leading_pca_rotation_is_set(small):
     flow = make_gaussianization_flow(2, 2, 2, 4, pca_init_data=small[:, ::-1])
-    initialize_flow_from_ig(flow, small, estimate_information=False)
-    from gaussianization.gauss_keras.bijectors.rotation import pca_rotation
-
+    initialize_flow_from_ig(flow, small)
     assert isinstance(flow.bijector_layers[0], FixedOrtho)
     np.testing.assert_allclose(flow.bijector_layers[0].matrix.numpy(), pca_rotation(small), atol=1e-7)
 
@@ -149,7 +214,7 @@ def test_leading_pca_rotation_is_set(small):
 def test_reproducible_with_same_random_state(small):
     flows = [make_gaussianization_flow(2, 2, 2, 4) for _ in range(2)]
     for flow in flows:
-        initialize_flow_from_ig(flow, small, random_state=3, estimate_information=False)
+        initialize_flow_from_ig(flow, small, random_state=3)
     for a, b in zip(*(f.weights for f in flows)):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -158,7 +223,7 @@ def test_fallback_keeps_rotation_when_too_few_reflectors():
     x = np.random.default_rng(0).standard_normal((600, 3)) ** 3
     flow = make_gaussianization_flow(3, 2, num_reflectors=2, num_components=4)
     vectors = [layer.vectors.numpy().copy() for layer in flow.bijector_layers[::2]]
-    info = initialize_flow_from_ig(flow, x, estimate_information=False)
+    info = initialize_flow_from_ig(flow, x)
     assert not info.pca_rotation.any()
     for layer, v in zip(flow.bijector_layers[::2], vectors):
         np.testing.assert_array_equal(layer.vectors.numpy(), v)
@@ -171,8 +236,7 @@ def test_early_stopping_leaves_identity_blocks(small):
     # held-out data from N(0, I): the base density itself is the best model for them
     held_out = np.random.default_rng(1).standard_normal((2000, 2))
     flow = make_gaussianization_flow(2, 3, 2, 4)
-    info = initialize_flow_from_ig(flow, small, validation_data=held_out, early_stopping_patience=1,
-                                   estimate_information=False)
+    info = initialize_flow_from_ig(flow, small, validation_data=held_out, early_stopping_patience=1)
     assert info.num_fitted_blocks == 0
     assert info.validation_nll[-1] == info.validation_nll.min()
     for layer in flow.bijector_layers[1::2]:
@@ -182,7 +246,8 @@ def test_early_stopping_leaves_identity_blocks(small):
 
 
 def test_information_is_nan_for_repeated_points(small):
-    info = initialize_flow_from_ig(make_gaussianization_flow(2, 1, 2, 4), np.repeat(small[:100], 7, axis=0))
+    info = initialize_flow_from_ig(make_gaussianization_flow(2, 1, 2, 4), np.repeat(small[:100], 7, axis=0),
+                                   information=information)
     assert np.isnan(info.negentropy).all() and np.isfinite(info.train_nll).all()
 
 

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gaussianization.gauss_keras import mixture
+from gaussianization.gauss_keras import MixtureCDF, mixture
+from gaussianization.gauss_keras.root_finding import BracketState, solve_increasing
+from gaussianization.gauss_keras.transformers.mixture_cdf import PACK_MARGIN
 
 
 def random_mixture(rng, rows, k, spread=3.0):
@@ -89,3 +91,54 @@ def test_property_inverse_is_accurate_for_any_mixture(k, seed, spread, z_scale):
     x = np.asarray(mixture.ungaussianize(z, *params))
     rel = implied_x_error(x, z, params) / (1.0 + np.abs(x))
     assert np.isfinite(x).all() and rel.max() <= 1e-12
+
+
+# -- the parametrisation (MixtureCDF transformer) and the root finder -------------------------
+@pytest.mark.parametrize("shared", [False, True])
+def test_mixture_cdf_pack_and_unpack_are_inverse(shared):
+    rng = np.random.default_rng(0)
+    transformer = MixtureCDF(3, shared=shared, log_scale_bound=2.0)
+    rows = transformer.rows(4)
+    assert rows == (1 if shared else 4) and transformer.num_params(4) == 3 * 3 * rows
+    logits, means, log_scales = rng.standard_normal((3, rows, 3))
+    theta = transformer.pack(logits, means, log_scales)
+    assert theta.shape == (transformer.num_params(4),)
+    got = [np.asarray(p)[0] for p in transformer.unpack(np.tile(theta, (2, 1)), 4)]
+    for a, b in zip(got, (logits, means, log_scales)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # log σ beyond the bound is clipped to ±(1 - 1e-6)·B, which B·tanh(raw) can reach
+    clipped = np.asarray(transformer.unpack(transformer.pack(logits, means, np.full((rows, 3), 5.0))[None], 4)[2])
+    np.testing.assert_allclose(clipped, 2.0 * (1 - PACK_MARGIN), rtol=1e-9)
+
+
+def test_mixture_cdf_forward_and_inverse_match_the_module_maths():
+    rng = np.random.default_rng(1)
+    transformer = MixtureCDF(4)
+    params = tuple(np.asarray(p) for p in transformer.unpack(rng.normal(0, 0.5, (32, transformer.num_params(2))), 2))
+    x = 2.0 * rng.standard_normal((32, 2))
+    z, log_dz = transformer.forward(x, params)
+    expected = mixture.gaussianize(x, *params)
+    np.testing.assert_array_equal(np.asarray(z), np.asarray(expected[0]))
+    back, log_dx = transformer.inverse(z, params)
+    np.testing.assert_allclose(np.asarray(back), x, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(log_dx), -np.asarray(log_dz), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="K"):
+        MixtureCDF(0)
+    with pytest.raises(ValueError, match="log_scale_bound"):
+        MixtureCDF(2, log_scale_bound=-1.0)
+
+
+def test_solve_increasing_finds_roots_in_their_brackets():
+    # x³ + x - c = 0 (increasing), one equation per row, bracket [-|c| - 1, |c| + 1].
+    c = np.concatenate([np.linspace(-50.0, 50.0, 101), [0.0, 1e-8]])
+
+    def residual(x, target):
+        return x**3 + x - target, 3.0 * x**2 + 1.0
+
+    bound = np.abs(c) + 1.0
+    x = np.asarray(solve_increasing(residual, np.zeros_like(c), -bound, bound, (c,), tol=1e-14, max_iterations=100))
+    np.testing.assert_allclose(x**3 + x, c, rtol=1e-12, atol=1e-14)
+    capped = np.asarray(solve_increasing(residual, np.zeros_like(c), -bound, bound, (c,), tol=1e-14, max_iterations=1))
+    assert np.all(capped >= -bound) and np.all(capped <= bound)
+    state = BracketState.start(np.zeros(3), -np.ones(3), np.ones(3))
+    assert state._fields[:3] == ("x", "lo", "hi") and np.array_equal(np.asarray(state.step), [2.0, 2.0, 2.0])

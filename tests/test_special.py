@@ -9,7 +9,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gaussianization.gauss_keras import special
+from gaussianization.gauss_keras import _backend, special
 
 # Relative-error bounds: float32 ~ a few ulp through erfc/log; float64 near machine precision.
 REL = {"float32": 2e-6, "float64": 1e-13}
@@ -77,3 +77,41 @@ def test_ndtri_from_log_under_xla_matches_the_graph():
     assert np.isfinite(xla).all()
     np.testing.assert_allclose(xla, graph, rtol=1e-13)
     np.testing.assert_allclose(sp.log_ndtr(xla), log_p.numpy(), rtol=REL["float64"])
+
+
+# -- the TensorFlow backend module (graph compilation, shrinking loop, batch Jacobians) -------
+def test_compile_function_traces_once_per_dtype():
+    traces = []
+
+    def fn(x):
+        traces.append(x.dtype)
+        return 2.0 * x
+
+    compiled = _backend.compile_function(fn, input_dim=3)
+    for n in (1, 5, 17):
+        np.testing.assert_array_equal(compiled(np.ones((n, 3), "float32")).numpy(), 2.0 * np.ones((n, 3)))
+    compiled(np.ones((4, 3), "float64"))
+    assert len(traces) == 2  # one trace per dtype, whatever the batch size
+    free = _backend.compile_function(lambda a, b: a + b)
+    assert float(free(tf.constant(1.0), tf.constant(2.0))) == 3.0
+
+
+def test_while_loop_shrinking_lets_tensors_change_length():
+    def cond(i, values):
+        return tf.shape(values)[0] > 1
+
+    def body(i, values):
+        return i + 1, values[: tf.shape(values)[0] // 2]
+
+    steps, rest = _backend.while_loop_shrinking(cond, body, (0, tf.range(16.0)))
+    assert int(steps) == 4 and rest.numpy().tolist() == [0.0]
+
+
+def test_batch_jacobian_of_a_row_wise_map():
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    w = np.random.default_rng(1).standard_normal((3, 2))
+    jacobian, y = _backend.batch_jacobian(lambda t: tf.tanh(t @ w), tf.constant(x))
+    assert tuple(jacobian.shape) == (6, 2, 3)
+    expected = (1.0 - np.tanh(x @ w) ** 2)[:, :, None] * w.T[None]
+    np.testing.assert_allclose(jacobian.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), np.tanh(x @ w), rtol=1e-12)

@@ -109,7 +109,7 @@ class Flow(keras.Model):
         """
         if int(num_samples) < 1:
             raise ValueError(f"num_samples must be >= 1; got {num_samples}.")
-        return self.invert(self.base.sample(int(num_samples), self.input_dim, seed=seed))
+        return self.invert(self.base.sample(int(num_samples), self.input_dim, seed=seed, dtype=self.compute_dtype))
 
     def forward_with_intermediates(self, x):
         """``[x, f_1(x), f_2(f_1(x)), …, z]``: the input and the state after every bijector."""

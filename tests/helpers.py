@@ -1,0 +1,82 @@
+"""Plain helpers shared by the test modules (importable as ``from .helpers import ...``).
+
+Fixtures built on them live in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import numpy as np
+from keras import ops
+
+from gaussianization.gauss_keras._backend import batch_jacobian
+
+
+def moons(n: int = 2000, seed: int = 0) -> np.ndarray:
+    """``n`` two-moons points (noise 0.05), standardised per column, float32 ``(n, 2)``."""
+    from sklearn.datasets import make_moons
+
+    x, _ = make_moons(n, noise=0.05, random_state=seed)
+    return ((x - x.mean(0)) / x.std(0)).astype("float32")
+
+
+def autodiff_jacobian(fn, x) -> np.ndarray:
+    """Per-example Jacobians ``∂fn(x)_i/∂x_j`` by autodiff, float64 NumPy ``(n, d_out, d)``.
+
+    The Jacobian is computed in the dtype of ``x`` (pass float64 ``x`` to a float64 map for a
+    float64 check) and returned as float64.
+    """
+    jacobian, _ = batch_jacobian(fn, ops.convert_to_tensor(x))
+    return np.asarray(ops.convert_to_numpy(jacobian), dtype="float64")
+
+
+def autodiff_log_det(fn, x) -> np.ndarray:
+    """``log|det ∂fn(x)/∂x|`` per example from the autodiff Jacobian (NumPy ``slogdet``), float64 ``(n,)``."""
+    return np.linalg.slogdet(autodiff_jacobian(fn, x))[1]
+
+
+def num_trainable(model) -> int:
+    """Number of trainable scalars of a layer or model."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def round_trip_errors(flow, x):
+    """``(max, median)`` over the rows of ``‖f⁻¹(f(x)) - x‖₂`` (``flow.invert`` after ``flow``)."""
+    back = ops.convert_to_numpy(flow.invert(flow(x)))
+    err = np.linalg.norm(back - np.asarray(x), axis=1)
+    return float(err.max()), float(np.median(err))
+
+
+@contextlib.contextmanager
+def floatx(dtype: str):
+    """Build layers in ``dtype`` inside the block: sets ``keras.config.floatx`` *and* the global
+    dtype policy (``set_floatx`` alone does not change the policy once Keras has cached it, so
+    layers would silently keep float32 weights), and restores both afterwards."""
+    previous = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(previous[0])
+        keras.config.set_dtype_policy(previous[1])
+
+
+def residual_trunk(d_a: int, width: int = 8, name: str | None = None, dtype=None):
+    """A small residual functional ``keras.Model`` ``(batch, d_a) → (batch, width)``:
+    ``h = tanh(W₁x + b₁)``, output ``tanh(W₂h + b₂) + h``; a user trunk of any width for a coupling.
+    ``dtype`` (default: the global policy) must match the coupling's."""
+    inputs = keras.Input(shape=(int(d_a),), dtype=dtype)
+    h = keras.layers.Dense(width, activation="tanh", dtype=dtype)(inputs)
+    out = keras.layers.Add(dtype=dtype)([keras.layers.Dense(width, activation="tanh", dtype=dtype)(h), h])
+    return keras.Model(inputs, out, name=name)
+
+
+def perturb(layer, rng, scale=0.5):
+    """Add ``scale``·N(0, 1) noise to every trainable weight of a built layer or model."""
+    for w in layer.trainable_weights:
+        value = np.asarray(ops.convert_to_numpy(w), dtype="float64")
+        w.assign((value + scale * rng.standard_normal(value.shape)).astype(w.dtype))
+    return layer
