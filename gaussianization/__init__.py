@@ -15,4 +15,4 @@ Importing the package imports neither TensorFlow nor Keras.
 from gaussianization.notebook import setup
 
 __all__ = ["setup"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
