@@ -9,10 +9,17 @@ Subpackages and modules:
 * :mod:`gaussianization.plotting` — the book's one plotting style (needs the ``plot`` extra);
 * :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter.
 
-Importing the package imports neither TensorFlow nor Keras.
+Importing the package imports the flow library, so every Keras class of it is registered and
+``keras.saving.load_model`` reads saved flows. TensorFlow is imported quietly
+(:func:`gaussianization.notebook.quiet_tensorflow_import`: its start-up notices are filtered,
+``TF_CPP_MIN_LOG_LEVEL`` and ``KERAS_BACKEND`` default to 2 and ``tensorflow`` unless set).
 """
 
-from gaussianization.notebook import setup
+from gaussianization.notebook import quiet_tensorflow_import, setup
 
-__all__ = ["setup"]
+quiet_tensorflow_import()
+
+from gaussianization import gauss_keras  # noqa: E402  (registers the Keras classes)
+
+__all__ = ["gauss_keras", "setup"]
 __version__ = "0.2.0"

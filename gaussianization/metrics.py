@@ -38,6 +38,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
+from gaussianization.gauss_keras.validation import check_int
+
 __all__ = [
     "gaussian_negentropy",
     "joint_entropy",
@@ -101,6 +103,7 @@ def joint_entropy(z, k: int = 5) -> float:
     """
     z = _as_sample(z, min_n=2)
     n, d = z.shape
+    k = check_int(k, "k", 1, "joint_entropy")
     if not 1 <= k < n:
         raise ValueError(f"k must satisfy 1 ≤ k < n = {n}, got {k}")
     eps = cKDTree(z).query(z, k=k + 1)[0][:, k]

@@ -1,7 +1,7 @@
 """The one call every chapter makes first: a quiet TensorFlow, the book's style, one seed.
 
-:func:`setup` must run before anything imports TensorFlow (``keras`` included), so a
-notebook's first cell is::
+``import gaussianization`` imports TensorFlow through :func:`quiet_tensorflow_import`, so it must
+come before anything else imports TensorFlow (``keras`` included); a notebook's first cell is::
 
     import gaussianization as gz
 

@@ -127,15 +127,15 @@ def test_fit_rbig_knows_no_flow(small):
 
 
 def test_fit_rbig_bad_arguments_name_rbig(small):
-    with pytest.raises(ValueError, match="RBIG needs num_components"):
+    with pytest.raises(ValueError, match=r"fit_rbig: num_components \(K\) must be >= 1"):
         fit_rbig(small, 2, 0)
-    with pytest.raises(ValueError, match="RBIG needs num_blocks"):
+    with pytest.raises(ValueError, match="fit_rbig: num_blocks must be >= 1"):
         fit_rbig(small, 0, 2)
     with pytest.raises(ValueError, match="too few samples for RBIG"):
         fit_rbig(small[:5], 1, 2)
     bad = small.copy()
     bad[0, 0] = np.inf
-    with pytest.raises(ValueError, match="RBIG needs finite data"):
+    with pytest.raises(ValueError, match=r"X has 1 of 1000 rows with NaN or infinite values \(rows 0\)"):
         fit_rbig(bad, 1, 2)
 
 
@@ -238,7 +238,9 @@ def test_early_stopping_leaves_identity_blocks(small):
     flow = make_gaussianization_flow(2, 3, 2, 4)
     info = initialize_flow_from_ig(flow, small, validation_data=held_out, early_stopping_patience=1)
     assert info.num_fitted_blocks == 0
-    assert info.validation_nll[-1] == info.validation_nll.min()
+    # Identity blocks (all components N(0, 1)) are identities up to float64 rounding: each moves the
+    # held-out NLL by ~1e-17, so the last value equals the minimum to that rounding, not bitwise.
+    assert info.validation_nll[-1] <= info.validation_nll.min() + 1e-12
     for layer in flow.bijector_layers[1::2]:
         assert not np.any(layer.means.numpy()) and not np.any(layer.log_scales.numpy())
     z = flow(held_out.astype("float32")).numpy()

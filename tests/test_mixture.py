@@ -1,4 +1,6 @@
-"""The mixture-CDF inverse ``ungaussianize``: accuracy contract, tails, NaN, iteration cap."""
+"""The mixture-CDF inverse ``ungaussianize``: accuracy contract, tails, NaN, iteration cap; the
+shared log-derivative; the parametrisation and its argument checks. Extreme inputs (far tails
+against mpmath, saturation, infinities) are in ``test_extreme_values.py``."""
 
 from __future__ import annotations
 
@@ -126,6 +128,32 @@ def test_mixture_cdf_forward_and_inverse_match_the_module_maths():
         MixtureCDF(0)
     with pytest.raises(ValueError, match="log_scale_bound"):
         MixtureCDF(2, log_scale_bound=-1.0)
+
+
+def test_mixture_cdf_checks_its_arguments():
+    assert MixtureCDF(np.int64(3), log_scale_bound=2).num_components == 3
+    for bad in (2.5, True, "3", None):
+        with pytest.raises(TypeError, match="num_components"):
+            MixtureCDF(bad)
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="num_components"):
+            MixtureCDF(bad)
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="log_scale_bound"):
+            MixtureCDF(2, log_scale_bound=bad)
+    for bad in (True, "3"):
+        with pytest.raises(TypeError, match="log_scale_bound"):
+            MixtureCDF(2, log_scale_bound=bad)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_log_dz_dx_at_the_image_is_the_forward_log_det(k):
+    """One formula for both directions: log_dz_dx(x, z(x)) reproduces the forward log-det."""
+    rng = np.random.default_rng(k)
+    x = np.concatenate([np.linspace(-60.0, 60.0, 241), 3.0 * rng.standard_normal(200)])[:, None]
+    params = random_mixture(rng, len(x), k)
+    z, log_det = (np.asarray(t) for t in mixture.gaussianize(x, *params))
+    np.testing.assert_allclose(np.asarray(mixture.log_dz_dx(x, z, *params)), log_det, rtol=1e-12, atol=1e-12)
 
 
 def test_solve_increasing_finds_roots_in_their_brackets():

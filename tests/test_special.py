@@ -9,7 +9,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gaussianization.gauss_keras import _backend, special
+from gaussianization.gauss_keras import _backend, quantile, special
 
 # Relative-error bounds: float32 ~ a few ulp through erfc/log; float64 near machine precision.
 REL = {"float32": 2e-6, "float64": 1e-13}
@@ -29,7 +29,7 @@ def test_log_ndtr_matches_scipy_everywhere(dtype):
 
 @pytest.mark.parametrize("dtype, rel", [("float32", 1e-5), ("float64", 1e-12)])
 def test_log_ndtr_upper_tail_keeps_relative_accuracy(dtype, rel):
-    """Beyond the switch (x > 10 / 37) log Φ(x) ≈ -Φ(-x) is tiny but not 0. Measured on 0..40:
+    """Beyond the switch (x > 7.5 / 37) log Φ(x) ≈ -Φ(-x) is tiny but not 0. Measured on 0..40:
     worst relative error 6.4e-6 (float32, at x = 11.7: the rounding of x²/2 ≈ 69 inside exp) and
     2.8e-13 (float64), wherever the value is representable."""
     x = np.linspace(0.0, 40.0, 4001).astype(dtype)
@@ -45,16 +45,47 @@ def test_ndtri_from_log_inverts_log_ndtr(dtype):
     # Down to L = -1e300 in float64 (z ≈ -1.4e150), where log Φ - log φ cancels completely.
     log_p = -np.logspace(-6, 300 if dtype == "float64" else 37, 6000)
     log_p = log_p[log_p <= np.log(0.5)].astype(dtype)
-    z = np.asarray(special.ndtri_from_log(log_p), dtype="float64")
+    z = np.asarray(quantile.ndtri_from_log(log_p), dtype="float64")
     assert np.isfinite(z).all() and (z <= 0).all()
     back = sp.log_ndtr(z)
     np.testing.assert_allclose(back, log_p.astype("float64"), rtol=REL[dtype] * 2)
 
 
+@pytest.mark.parametrize("dtype, rel", [("float32", 5e-6), ("float64", 2e-13)])
+def test_log_mills_ratio_and_scaled_tails_match_scipy(dtype, rel):
+    """log(Φ(x)/φ(x)) = log(erfcx(-x/√2)/2) + log √(2π), with no cancellation in either tail
+    (float32: the rounding of log Φ and x²/2 below the switch, each < 32 there, bounds the error)."""
+    x = np.concatenate([-np.logspace(4, -3, 1500), np.linspace(-30.0, 30.0, 3001)]).astype(dtype)
+    ref = np.log(sp.erfcx(-x.astype("float64") * np.sqrt(0.5)) / 2) + 0.5 * np.log(2 * np.pi)
+    scale = np.maximum(np.abs(ref), 1.0)
+    got = np.asarray(special.log_mills_ratio(x), dtype="float64")
+    assert (np.abs(got - ref) / scale).max() <= rel
+    log_cdf, scaled = (np.asarray(t, "float64") for t in special.log_ndtr_scaled(x))
+    np.testing.assert_array_equal(log_cdf, np.asarray(special.log_ndtr(x), "float64"))
+    assert (np.abs(scaled + 0.5 * np.log(2 * np.pi) - ref) / scale).max() <= rel
+    # the halved argument x/√2 gives the same quantities, up to its own rounding
+    x64 = x.astype("float64")
+    halved = [np.asarray(t, "float64") for t in special.log_ndtr_by_size((x64 * np.sqrt(0.5)).astype(dtype), halved=True)]
+    plain = [np.asarray(t, "float64") for t in special.log_ndtr_by_size(x)]
+    for h, p in zip(halved, plain):
+        assert (np.abs(h - p) / np.maximum(np.abs(p), 1.0)).max() <= 4 * rel
+
+
+def test_ndtri_log_mills_is_that_of_the_returned_quantile():
+    log_p = -np.logspace(-6, 300, 3000)
+    log_p = log_p[log_p <= np.log(0.5)]
+    z, log_mills = (np.asarray(t) for t in quantile.ndtri_and_log_mills_from_log(log_p))
+    np.testing.assert_array_equal(z, np.asarray(quantile.ndtri_from_log(log_p)))
+    np.testing.assert_allclose(log_mills, np.asarray(special.log_mills_ratio(z)), rtol=1e-13, atol=1e-14)
+    z2, log_mills2 = quantile.normal_quantile_two_tailed(log_p, np.log(-np.expm1(log_p)), return_log_mills=True)
+    np.testing.assert_array_equal(np.asarray(z2), z)
+    np.testing.assert_array_equal(np.asarray(log_mills2), log_mills)
+
+
 def test_two_tailed_quantile_is_antisymmetric_and_unclamped():
     z = np.linspace(-30, 30, 601)
     log_cdf, log_sf = sp.log_ndtr(z), sp.log_ndtr(-z)
-    got = np.asarray(special.normal_quantile_two_tailed(log_cdf, log_sf))
+    got = np.asarray(quantile.normal_quantile_two_tailed(log_cdf, log_sf))
     np.testing.assert_allclose(got, z, rtol=1e-13, atol=1e-13)
 
 
@@ -62,7 +93,7 @@ def test_quantile_gradient_is_implicit_derivative():
     log_p = tf.constant(np.linspace(-800.0, np.log(0.5), 200))
     with tf.GradientTape() as tape:
         tape.watch(log_p)
-        z = special.ndtri_from_log(log_p)
+        z = quantile.ndtri_from_log(log_p)
     grad = tape.gradient(z, log_p).numpy()
     z = z.numpy()
     expected = np.exp(sp.log_ndtr(z) - (-0.5 * z**2 - 0.5 * np.log(2 * np.pi)))  # Φ(z)/φ(z)
@@ -85,8 +116,8 @@ def test_ndtri_from_log_under_xla_matches_the_graph():
     """XLA's own ``ndtri`` returns NaN below p ≈ 5e-17; ours must be finite and identical there."""
     log_p = -np.logspace(-6, 300, 3000)
     log_p = tf.constant(log_p[log_p <= np.log(0.5)])
-    graph = tf.function(special.ndtri_from_log)(log_p).numpy()
-    xla = tf.function(special.ndtri_from_log, jit_compile=True)(log_p).numpy()
+    graph = tf.function(quantile.ndtri_from_log)(log_p).numpy()
+    xla = tf.function(quantile.ndtri_from_log, jit_compile=True)(log_p).numpy()
     assert np.isfinite(xla).all()
     np.testing.assert_allclose(xla, graph, rtol=1e-13)
     np.testing.assert_allclose(sp.log_ndtr(xla), log_p.numpy(), rtol=REL["float64"])

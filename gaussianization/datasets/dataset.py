@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from gaussianization.gauss_keras.validation import check_int, check_positive, check_seed
+
 from .curves import (
     _check_points,
     _make_moons,
@@ -90,7 +92,15 @@ def _standardised(name, x_train, x_test, raw_log_prob, raw_sampler) -> Dataset:
 
 
 def _curve_dataset(name, make, raw_log_prob, raw_sampler, n_train, n_test, noise, train_seed, test_seed) -> Dataset:
-    """Train and test draws ``make(n, seed, noise)`` of a noisy curve, standardised together."""
+    """Train and test draws ``make(n, seed, noise)`` of a noisy curve, standardised by the training set.
+
+    TypeError / ValueError for ``n_train < 2`` (the standardisation needs a spread), ``n_test < 1``,
+    a non-finite or non-positive ``noise`` (the exact density needs noise), or a bad seed.
+    """
+    n_train = check_int(n_train, "n_train", 2, name)
+    n_test = check_int(n_test, "n_test", 1, name)
+    noise = check_positive(noise, "noise", name)
+    train_seed, test_seed = check_seed(train_seed, "train_seed", name), check_seed(test_seed, "test_seed", name)
     return _standardised(name, make(n_train, train_seed, noise), make(n_test, test_seed, noise),
                          functools.partial(raw_log_prob, noise=noise), functools.partial(raw_sampler, noise=noise))
 

@@ -29,7 +29,8 @@ from .diagnostics import round_trip_error_scale
 from .distributions import StandardNormal
 from .factories import make_coupling_flow, make_gaussianization_flow, make_spline_coupling_flow
 from .losses import base_log_prob, base_nll_loss
-from .training import NLLHistory, NoisyBatches
+from .saving import load_flow
+from .training import NLLHistory, NoisyBatches, StopOnNonFinite
 from .transformers import MixtureCDF, RationalQuadraticSpline, Transformer
 from .warm_start import RBIGDiagnostics, fit_rbig, initialize_flow_from_ig
 
@@ -48,5 +49,7 @@ __all__ = [
     # ready-made flows, warm start, training and diagnostics
     "make_coupling_flow", "make_gaussianization_flow", "make_spline_coupling_flow",
     "RBIGDiagnostics", "fit_rbig", "initialize_flow_from_ig",
-    "NLLHistory", "NoisyBatches", "round_trip_error_scale",
+    "NLLHistory", "NoisyBatches", "StopOnNonFinite", "round_trip_error_scale",
+    # saving
+    "load_flow",
 ]

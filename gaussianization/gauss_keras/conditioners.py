@@ -19,24 +19,23 @@ import keras
 
 from .transformers import MixtureCDF, RationalQuadraticSpline
 from .transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND
+from .validation import check_hidden, check_int
 
 
 def _check_positive(**values):
     for name, value in values.items():
-        if int(value) < 1:
-            raise ValueError(f"{name} must be >= 1; got {value}.")
+        check_int(value, name, 1)
 
 
 def _dense_stack(hidden, activation, dtype):
-    hidden = tuple(int(h) for h in hidden)
-    if any(h < 1 for h in hidden):
-        raise ValueError(f"hidden layer widths must be >= 1; got {hidden}.")
+    hidden = check_hidden(hidden)
     return [keras.layers.Dense(h, activation=activation, dtype=dtype, name=f"hidden_{i}") for i, h in enumerate(hidden)]
 
 
 def make_mlp_trunk(hidden=(64, 64), activation="tanh", name=None, dtype=None):
     """``keras.Sequential`` of Dense layers of widths ``hidden`` (``activation`` after each), or
-    ``None`` for ``hidden=()`` (the head then reads ``x_a`` directly). ValueError for a width < 1."""
+    ``None`` for ``hidden=()`` (the head then reads ``x_a`` directly). TypeError unless ``hidden`` is a
+    sequence of ints; ValueError for a width < 1."""
     layers = _dense_stack(hidden, activation, dtype)
     return keras.Sequential(layers, name=name) if layers else None
 

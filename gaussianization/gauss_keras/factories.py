@@ -16,12 +16,14 @@ from .bijectors import (
 )
 from .bijectors.coupling import as_mask, default_half_mask
 from .transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND
+from .validation import check_finite, check_hidden, check_int, check_positive, finite_rows
+
 
 def _as_data(x, input_dim, who):
     if x is None:
         return None
-    x = np.asarray(x, dtype="float32")
-    if x.ndim != 2 or x.shape[1] != input_dim:
+    x = finite_rows(x, who, "make_gaussianization_flow", dtype="float32")
+    if x.shape[1] != input_dim:
         raise ValueError(f"{who} must have shape (n, {input_dim}); got {x.shape}.")
     if x.shape[0] < 2:
         raise ValueError(f"{who} needs at least 2 samples; got {x.shape[0]}.")
@@ -44,12 +46,17 @@ def make_gaussianization_flow(input_dim: int, num_blocks: int, num_reflectors: i
     standardised data this starts each layer close to a smoothed empirical-CDF
     Gaussianization, which trains markedly better than σ = 1 (measured on two moons:
     test NLL 1.200 vs 1.287 after the seed recipe).
+
+    Raises TypeError for a count that is not an int (bools and floats included) or a non-number
+    ``init_log_scale``; ValueError for a count below 1, a non-finite ``init_log_scale``, or init
+    data of the wrong shape, with fewer than 2 rows, or with NaN/inf rows (naming them).
     """
-    input_dim, num_blocks = int(input_dim), int(num_blocks)
-    if input_dim < 1 or num_blocks < 1:
-        raise ValueError(f"input_dim and num_blocks must be >= 1; got {input_dim} and {num_blocks}.")
-    if int(num_components) < 1:
-        raise ValueError(f"num_components (K) must be >= 1; got {num_components}.")
+    who = "make_gaussianization_flow"
+    input_dim = check_int(input_dim, "input_dim", 1, who)
+    num_blocks = check_int(num_blocks, "num_blocks", 1, who)
+    num_reflectors = check_int(num_reflectors, "num_reflectors", 1, who)
+    num_components = check_int(num_components, "num_components (K)", 1, who)
+    init_log_scale = check_finite(init_log_scale, "init_log_scale", who)
     pca_data = _as_data(pca_init_data, input_dim, "pca_init_data")
     state = _as_data(mixture_init_data, input_dim, "mixture_init_data")
 
@@ -89,9 +96,9 @@ def _coupling_masks(input_dim, mask, who):
 
 def _coupling_flow(who, input_dim, num_blocks, num_reflectors, mask, make_coupling, prefix, name):
     """``num_blocks`` × ``[Householder, make_coupling(m), make_coupling(¬m)]`` as a flow."""
-    input_dim, num_blocks = int(input_dim), int(num_blocks)
-    if num_blocks < 1:
-        raise ValueError(f"{who} needs num_blocks >= 1; got {num_blocks}.")
+    input_dim = check_int(input_dim, "input_dim", 1, who)
+    num_blocks = check_int(num_blocks, "num_blocks", 1, who)
+    num_reflectors = check_int(num_reflectors, "num_reflectors", 1, who)
     masks = _coupling_masks(input_dim, mask, who)
     layers = []
     for block in range(num_blocks):
@@ -112,8 +119,10 @@ def make_coupling_flow(input_dim: int, num_blocks: int, num_components: int = 8,
     ``Σ (n_in + 1)·n_out`` over ``d_a → hidden… → 3·d_b·K`` (``3·K`` shared); e.g.
     d = 2, 4 blocks, K = 8, hidden (64, 64): 12 bijectors and 46,800 parameters.
     """
-    if int(num_components) < 1:
-        raise ValueError(f"num_components (K) must be >= 1; got {num_components}.")
+    who = "make_coupling_flow"
+    num_components = check_int(num_components, "num_components (K)", 1, who)
+    log_scale_bound = check_positive(log_scale_bound, "log_scale_bound", who)
+    hidden = check_hidden(hidden, "hidden", who)
 
     def coupling(m, name):
         return MixtureCDFCoupling(m, num_components=num_components, shared_mixture=shared_mixture,
@@ -132,6 +141,11 @@ def make_spline_coupling_flow(input_dim: int, num_blocks: int, num_bins: int = 8
     (output ``d_b·(3·num_bins - 1)``); ``m`` as in
     :func:`make_coupling_flow`.
     """
+    who = "make_spline_coupling_flow"
+    num_bins = check_int(num_bins, "num_bins", 1, who)
+    bound = check_positive(bound, "bound", who)
+    hidden = check_hidden(hidden, "hidden", who)
+
     def coupling(m, name):
         return RQSplineCoupling(m, num_bins=num_bins, bound=bound, hidden=hidden, name=name)
 

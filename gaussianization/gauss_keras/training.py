@@ -18,6 +18,10 @@ training points. Noise is added only during
 :class:`NLLHistory` is a callback that, every ``every`` epochs, records the exact mean
 negative log-likelihood ``-(1/m) Σ log q(x_i)`` of a flow on named data sets (e.g. the
 clean training set and a test subset), with one compiled evaluation of ``log_prob`` per set.
+
+:class:`StopOnNonFinite` stops ``fit`` with a ``FloatingPointError`` the first time the loss or a
+weight is NaN or infinite, and puts back the last finite weights; :meth:`Flow.fit
+<gaussianization.gauss_keras.Flow.fit>` adds it unless ``stop_on_nonfinite=False``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import numpy as np
 from keras import ops
 
 from ._backend import compile_function
+from .validation import check_int, check_seed, finite_rows
 
-__all__ = ["NLLHistory", "NoisyBatches"]
+__all__ = ["NLLHistory", "NoisyBatches", "StopOnNonFinite"]
 
 
 class NoisyBatches(keras.utils.PyDataset):
@@ -52,23 +57,19 @@ class NoisyBatches(keras.utils.PyDataset):
 
     def __init__(self, x, noise_std=0.0, batch_size: int = 512, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        x = np.asarray(x, dtype="float32")
-        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        x = finite_rows(x, "x", "NoisyBatches", dtype="float32")
+        if x.shape[0] < 1 or x.shape[1] < 1:
             raise ValueError(f"NoisyBatches: x must have shape (n, d) with n, d >= 1; got {x.shape}.")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("NoisyBatches: x contains NaN or infinite values.")
         std = np.asarray(noise_std, dtype="float64")
         if std.ndim > 1 or (std.ndim == 1 and std.shape[0] != x.shape[1]):
             raise ValueError(f"NoisyBatches: noise_std must be a scalar or have shape ({x.shape[1]},); "
                              f"got shape {std.shape}.")
         if not (np.all(np.isfinite(std)) and np.all(std >= 0.0)):
             raise ValueError(f"NoisyBatches: noise_std must be finite and >= 0; got {std.tolist()}.")
-        if int(batch_size) < 1:
-            raise ValueError(f"NoisyBatches: batch_size must be >= 1; got {batch_size}.")
         self.x = x
         self.noise_std = np.broadcast_to(std, (x.shape[1],)).astype("float32")
-        self.batch_size = int(batch_size)
-        self._rng = np.random.default_rng(seed)
+        self.batch_size = check_int(batch_size, "batch_size", 1, "NoisyBatches")
+        self._rng = np.random.default_rng(check_seed(seed, "seed", "NoisyBatches"))
         self.on_epoch_end()
 
     def __len__(self):
@@ -101,12 +102,10 @@ class NLLHistory(keras.callbacks.Callback):
 
     def __init__(self, data, every: int = 10):
         super().__init__()
-        if int(every) < 1:
-            raise ValueError(f"NLLHistory: every must be >= 1; got {every}.")
         if not data:
             raise ValueError("NLLHistory needs at least one named data set.")
-        self.data = {name: np.asarray(x, dtype="float32") for name, x in data.items()}
-        self.every = int(every)
+        self.data = {name: finite_rows(x, f"data[{name!r}]", "NLLHistory", dtype="float32") for name, x in data.items()}
+        self.every = check_int(every, "every", 1, "NLLHistory")
         self.epochs = []
         self.history = {name: [] for name in self.data}
         self._mean_nll = None
@@ -121,3 +120,61 @@ class NLLHistory(keras.callbacks.Callback):
         self.epochs.append(epoch + 1)
         for name, x in self.data.items():
             self.history[name].append(float(ops.convert_to_numpy(self._mean_nll(x))))
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training the first time the loss or a trainable weight is not finite.
+
+    Every training step's loss is read as it completes (Keras runs this check in its callback
+    thread, so training does not wait for it); at the end of every epoch every trainable weight is
+    checked too (one compiled reduction). At the first NaN or ±inf loss the callback asks Keras to
+    stop; at the end of that epoch it restores the weights saved at the end of the last good epoch
+    (or at the start of ``fit``) and raises ``FloatingPointError`` naming the epoch, the step and the
+    loss. :meth:`Flow.fit <gaussianization.gauss_keras.Flow.fit>` adds one by default, so a flow is
+    never left with NaN weights.
+    """
+
+    #: Keras may run :meth:`on_train_batch_end` in a worker thread: it only reads the loss.
+    async_safe = True
+
+    def __init__(self):
+        super().__init__()
+        self._all_finite = None
+        self._saved = None
+        self._saved_at = "the start of training"
+        self._epoch = 0
+        self._first_bad = None
+
+    def on_train_begin(self, logs=None):
+        variables = list(self.model.trainable_variables)
+        self._all_finite = compile_function(
+            lambda: ops.all(ops.stack([ops.all(ops.isfinite(v)) for v in variables])) if variables else True)
+        self._saved = self.model.get_weights()
+        self._saved_at = "the start of training"
+        self._first_bad = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = None if logs is None else logs.get("loss")
+        if loss is None or self._first_bad is not None:
+            return
+        loss = float(np.asarray(ops.convert_to_numpy(loss)))
+        if not math.isfinite(loss):
+            self._first_bad = f"at epoch {self._epoch + 1}, step {batch + 1}: the loss became {loss}"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._first_bad is None and not bool(ops.convert_to_numpy(self._all_finite())):
+            self._first_bad = f"at the end of epoch {epoch + 1}: a weight became NaN or infinite"
+        if self._first_bad is not None:
+            self.model.set_weights(self._saved)
+            self.model.stop_training = True
+            raise FloatingPointError(
+                f"Training stopped {self._first_bad}. The weights were restored to those at {self._saved_at}. "
+                f"Usual causes: NaN, infinite or extreme values in the data (flow.log_prob(x) is -inf or NaN "
+                f"for such rows), unstandardised data, or too large a learning rate. Pass "
+                f"stop_on_nonfinite=False to Flow.fit to train without this check.")
+        self._saved = self.model.get_weights()
+        self._saved_at = f"the end of epoch {epoch + 1}"

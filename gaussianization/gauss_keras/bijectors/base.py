@@ -7,7 +7,7 @@ Conventions used by every bijector of the library:
 * ``log_det`` is ``log |det J|`` of the map that was applied, **per example**,
   shape ``(batch,)``; the inverse's log-det is minus the forward one.
 
-Input checks (rank, width) live here, so subclasses implement only the maths in
+Input checks (dtype policy, rank, width) live here, so subclasses implement only the maths in
 ``_forward(x)`` and ``_inverse(z)``, each returning ``(output, log_det)``.
 """
 
@@ -16,11 +16,17 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from ..validation import as_float_input, cast_results
 
-def check_input(x, expected_dim: int | None, who: str):
-    """Convert ``x`` to a tensor and check that it is ``(batch, expected_dim)``."""
-    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-        x = ops.convert_to_tensor(x, dtype=keras.config.floatx())
+
+def check_input(x, expected_dim: int | None, who: str, compute_dtype=None):
+    """``(tensor, result_dtype)``: ``x`` by the input policy of :mod:`..validation` (floats as they are,
+    float16/bfloat16 promoted to float32 with ``result_dtype`` naming the dtype to cast results back
+    to, ints and bools cast to ``compute_dtype``), checked to be ``(batch, expected_dim)``.
+
+    Raises TypeError for a dtype the policy rejects, ValueError for a wrong rank or width.
+    """
+    x, result_dtype = as_float_input(x, compute_dtype or keras.config.floatx(), who)
     shape = tuple(x.shape)
     if len(shape) != 2:
         raise ValueError(
@@ -31,7 +37,7 @@ def check_input(x, expected_dim: int | None, who: str):
             f"{who} was built for inputs of width d={expected_dim}; got an input of width {shape[-1]} "
             f"(shape {shape})."
         )
-    return x
+    return x, result_dtype
 
 
 class Bijector(keras.layers.Layer):
@@ -65,12 +71,12 @@ class Bijector(keras.layers.Layer):
         """Create the weights for inputs of width ``dim`` (override)."""
 
     def _ensure_built(self, x):
-        who = self.__class__.__name__
-        x = check_input(x, self.input_dim, who)
+        """``(tensor, result_dtype)`` of :func:`check_input`; builds the layer on first use."""
+        x, result_dtype = check_input(x, self.input_dim, self.__class__.__name__, self.compute_dtype)
         if not self.built:
             self.build(tuple(x.shape))
             self.built = True
-        return x
+        return x, result_dtype
 
     # -- public API -----------------------------------------------------------------
     def call(self, x, inverse: bool = False):
@@ -82,13 +88,13 @@ class Bijector(keras.layers.Layer):
 
     def forward_and_log_det(self, x):
         """``(z, log_det)`` with ``z = f(x)`` of shape ``(batch, d)`` and ``log_det`` ``(batch,)``."""
-        x = self._ensure_built(x)
-        return self._forward(x)
+        x, result_dtype = self._ensure_built(x)
+        return cast_results(result_dtype, *self._forward(x))
 
     def inverse_and_log_det(self, z):
         """``(x, log_det)`` with ``x = f⁻¹(z)``; ``log_det = log|det J_{f⁻¹}(z)|``, ``(batch,)``."""
-        z = self._ensure_built(z)
-        return self._inverse(z)
+        z, result_dtype = self._ensure_built(z)
+        return cast_results(result_dtype, *self._inverse(z))
 
     def forward(self, x):
         """``z = f(x)``, shape ``(batch, d)``."""

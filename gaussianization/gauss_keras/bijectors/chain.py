@@ -50,7 +50,7 @@ class Chain(Bijector):
 
     def forward_with_intermediates(self, x):
         """``[x, f_1(x), f_2(f_1(x)), …]``: the input and the state after every bijector."""
-        states = [self._ensure_built(x)]
+        states = [self._ensure_built(x)[0]]
         for bijector in self.bijectors:
             states.append(bijector.forward(states[-1]))
         return states

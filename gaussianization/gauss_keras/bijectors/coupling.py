@@ -24,7 +24,13 @@ from keras import ops
 from ..conditioners import make_mlp_trunk
 from ..transformers import MixtureCDF, Transformer
 from ..transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND
+from ..validation import check_hidden
 from .base import Bijector
+
+#: The conditioner network reads ``clip(x_a, ±CONDITIONER_INPUT_BOUND)``: standardised data never
+#: come near it, and a finite input of any size (up to the float maximum) cannot overflow the network.
+#: The map stays triangular, so it is still a bijection with the same log-det formula.
+CONDITIONER_INPUT_BOUND = 1e6
 
 
 def as_mask(mask, who: str = "coupling"):
@@ -98,7 +104,7 @@ class Coupling(Bijector):
         self._identity = _readonly(np.flatnonzero(self.mask))
         self._transformed = _readonly(np.flatnonzero(~self.mask))
         self._merge_order = _readonly(np.argsort(np.concatenate([self._identity, self._transformed])))
-        self.hidden, self.activation = tuple(int(h) for h in hidden), activation
+        self.hidden, self.activation = check_hidden(hidden, "hidden", who), activation
         self.conditioner, self.trunk, self.head = conditioner, None, None
         if conditioner is None:
             self.trunk = trunk if trunk is not None else make_mlp_trunk(self.hidden, activation, dtype=self.dtype_policy,
@@ -152,7 +158,12 @@ class Coupling(Bijector):
         return ops.take(ops.concatenate([x_a, x_b], axis=1), self._merge_order, axis=1)
 
     def conditioner_output(self, x_a):
-        """``θ(x_a)`` of shape ``(batch, num_params)`` in ``x_a``'s dtype."""
+        """``θ(x_a)`` of shape ``(batch, num_params)`` in ``x_a``'s dtype.
+
+        The network reads ``x_a`` clipped to ``±``:data:`CONDITIONER_INPUT_BOUND`, so no finite
+        input overflows it (NaN stays NaN); the coupling stays a bijection with the same log-det.
+        """
+        x_a = ops.clip(x_a, -CONDITIONER_INPUT_BOUND, CONDITIONER_INPUT_BOUND)
         if self.conditioner is not None:
             theta = self.conditioner(x_a)
         else:
@@ -237,10 +248,7 @@ class MixtureCDFCoupling(Coupling):
     def __init__(self, mask, conditioner=None, num_components: int = 8, shared_mixture: bool = False,
                  log_scale_bound: float = DEFAULT_LOG_SCALE_BOUND, **kwargs):
         kwargs.pop("transformer", None)
-        try:
-            transformer = MixtureCDF(num_components, shared_mixture, log_scale_bound)
-        except ValueError as err:
-            raise ValueError(f"MixtureCDFCoupling: {err}") from None
+        transformer = MixtureCDF(num_components, shared_mixture, log_scale_bound)  # checks the arguments
         super().__init__(mask, transformer, conditioner, **kwargs)
 
     num_components = property(lambda self: self.transformer.num_components, doc="K.")

@@ -13,14 +13,24 @@ log-likelihood ``-mean(log p(x))``, computed in :meth:`Flow.call` from the same
 
 from __future__ import annotations
 
+import warnings
+
 import keras
+import numpy as np
 from keras import ops
 
 from .._backend import compile_function
 from ..distributions import StandardNormal
 from ..losses import base_nll_loss
+from ..training import StopOnNonFinite
+from ..validation import cast_results, check_int, check_seed, nonfinite_rows_message
 from .base import Bijector, check_input
 from .chain import Chain
+
+
+#: Stand-in for ``±inf`` input coordinates while the rest of the row is mapped (see
+#: :meth:`Flow.forward_and_log_det`): far outside any standardised data, small enough that no layer overflows.
+FAR_INPUT = 1e4
 
 
 @keras.saving.register_keras_serializable(package="gaussianization")
@@ -34,9 +44,15 @@ class Flow(keras.Model):
         base: base distribution with ``log_prob(z)`` and ``sample(n, d, seed, dtype)``;
             default :class:`~gaussianization.gauss_keras.distributions.StandardNormal`.
 
-    NaN inputs propagate: an example with a NaN coordinate gets NaN ``z`` and ``log_prob``; other
-    examples of the batch are unaffected. Raises ValueError for no layers, a non-bijector, or
-    ``input_dim < 1``; a loss other than the NLL at :meth:`compile`.
+    Inputs follow the library's input policy (:mod:`~gaussianization.gauss_keras.validation`): float32
+    and float64 as they are, float16/bfloat16 computed in float32 and cast back, ints and bools cast
+    to the flow's dtype, lists and other array-likes accepted (also by ``flow(x)``). NaN inputs
+    propagate: an example with a NaN coordinate gets NaN ``z`` and ``log_prob``; other examples of the
+    batch are unaffected. A row with an infinite coordinate gets ``log_prob = -inf``.
+
+    Raises TypeError for a non-integer ``input_dim`` or an input dtype the policy rejects;
+    ValueError for no layers, a non-bijector, ``input_dim < 1``, a wrong input shape, or a loss
+    other than the NLL at :meth:`compile`.
     """
 
     def __init__(self, layers, input_dim: int, base=None, **kwargs):
@@ -51,9 +67,7 @@ class Flow(keras.Model):
             if bad:
                 raise ValueError(f"{type(self).__name__} layers must be Bijector instances; got {bad}.")
             self.transform = Chain(layers, name="chain")
-        if int(input_dim) < 1:
-            raise ValueError(f"input_dim must be >= 1; got {input_dim}.")
-        self.input_dim = int(input_dim)
+        self.input_dim = check_int(input_dim, "input_dim", 1, type(self).__name__)
         self.base = base if base is not None else StandardNormal()
         self._compiled_inverse = None
         self.build((None, self.input_dim))
@@ -70,16 +84,36 @@ class Flow(keras.Model):
         self.built = True
 
     def _check(self, x, who):
-        return check_input(x, self.input_dim, f"{type(self).__name__}.{who}")
+        """``(tensor, result_dtype)`` by the library's input policy (:mod:`..validation`)."""
+        return check_input(x, self.input_dim, f"{type(self).__name__}.{who}", self.compute_dtype)
+
+    def __call__(self, x, *args, **kwargs):
+        """``flow(x)`` also for lists and other array-likes (converted by the input policy)."""
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            x = self._check(x, "__call__")[0]
+        return super().__call__(x, *args, **kwargs)
 
     # -- maps -----------------------------------------------------------------------
     def forward_and_log_det(self, x):
-        """``(z, log_det)``: latent ``(batch, d)`` and ``log|det J_f(x)|`` ``(batch,)``."""
-        return self.transform.forward_and_log_det(self._check(x, "forward_and_log_det"))
+        """``(z, log_det)``: latent ``(batch, d)`` and ``log|det J_f(x)|`` ``(batch,)``.
+
+        A row with an infinite coordinate (and no NaN) is a point at infinity: its ``log_det`` is
+        ``-inf`` (so ``log_prob`` is ``-inf``) and its ``z`` is ``±inf`` in every coordinate, with the
+        signs of the flow's output at the row with ``±inf`` replaced by ``±`` :data:`FAR_INPUT`.
+        """
+        x, result_dtype = self._check(x, "forward_and_log_det")
+        infinite = ops.any(ops.isinf(x), axis=-1) & ~ops.any(ops.isnan(x), axis=-1)
+        proxy = ops.where(ops.isinf(x), ops.sign(x) * FAR_INPUT, x)
+        z, log_det = self.transform.forward_and_log_det(proxy)
+        rows = ops.expand_dims(infinite, -1)
+        z = ops.where(rows, ops.where(z >= 0.0, ops.ones_like(z), -ops.ones_like(z)) * float("inf"), z)
+        log_det = ops.where(infinite, float("-inf"), log_det)
+        return cast_results(result_dtype, z, log_det)
 
     def inverse_and_log_det(self, z):
         """``(x, log_det)``: ``x = f⁻¹(z)`` and ``log|det J_{f⁻¹}(z)|``, ``(batch,)``."""
-        return self.transform.inverse_and_log_det(self._check(z, "inverse_and_log_det"))
+        z, result_dtype = self._check(z, "inverse_and_log_det")
+        return cast_results(result_dtype, *self.transform.inverse_and_log_det(z))
 
     def log_prob_from_latent(self, z, log_det):
         """``log p(x) = log p_base(z) + log|det J_f(x)|`` from ``z = f(x)`` and its log-det."""
@@ -97,23 +131,25 @@ class Flow(keras.Model):
 
     def invert(self, z):
         """``x = f⁻¹(z)`` for latent points ``z`` of shape ``(batch, d)`` (run as a compiled graph)."""
-        z = self._check(z, "invert")
+        z, result_dtype = self._check(z, "invert")
         if self._compiled_inverse is None:
             self._compiled_inverse = compile_function(lambda t: self.inverse_and_log_det(t)[0], self.input_dim)
-        return self._compiled_inverse(z)
+        return cast_results(result_dtype, self._compiled_inverse(z))[0]
 
     def sample(self, num_samples: int, seed=None):
         """``num_samples`` draws ``x = f⁻¹(z)``, ``z ~ p_base``; shape ``(num_samples, d)``.
 
-        ``seed`` (int) makes the draw reproducible.
+        ``num_samples``: an int ``≥ 1``; ``seed``: None or an int ``≥ 0`` (NumPy integers accepted)
+        makes the draw reproducible. TypeError / ValueError otherwise.
         """
-        if int(num_samples) < 1:
-            raise ValueError(f"num_samples must be >= 1; got {num_samples}.")
-        return self.invert(self.base.sample(int(num_samples), self.input_dim, seed=seed, dtype=self.compute_dtype))
+        who = f"{type(self).__name__}.sample"
+        num_samples = check_int(num_samples, "num_samples", 1, who)
+        seed = check_seed(seed, "seed", who)
+        return self.invert(self.base.sample(num_samples, self.input_dim, seed=seed, dtype=self.compute_dtype))
 
     def forward_with_intermediates(self, x):
         """``[x, f_1(x), f_2(f_1(x)), …, z]``: the input and the state after every bijector."""
-        x = self._check(x, "forward_with_intermediates")
+        x = self._check(x, "forward_with_intermediates")[0]
         states = [x]
         for layer in self.bijector_layers:
             states.append(layer.forward(states[-1]))
@@ -134,13 +170,37 @@ class Flow(keras.Model):
         if getattr(self, "optimizer", None) is not None:
             self.optimizer.build(self.trainable_variables)
 
-    def fit(self, *args, **kwargs):
-        """``keras.Model.fit``; the optimizer's slots are created first, so that the training step
-        is traced once instead of twice (Adam would otherwise create them inside the first trace)."""
+    def fit(self, x=None, y=None, *args, stop_on_nonfinite: bool = True, drop_nonfinite: bool = False, **kwargs):
+        """``keras.Model.fit`` with two checks; targets ``y`` are ignored (``fit(X, X)`` works).
+
+        * Array data (NumPy arrays, lists, tensors) must be finite: rows with NaN or ±inf raise
+          ValueError naming how many and which, unless ``drop_nonfinite=True``, which drops them
+          with a ``UserWarning`` saying how many. ``validation_data`` arrays are checked the same way.
+        * ``stop_on_nonfinite`` (default True) adds a :class:`~gaussianization.gauss_keras.training.StopOnNonFinite`
+          callback: the first non-finite loss or weight stops training with ``FloatingPointError``,
+          the last finite weights restored.
+
+        The optimizer's slots are created first, so that the training step is traced once instead
+        of twice (Adam would otherwise create them inside the first trace).
+        """
+        if _is_array(x):
+            n = len(x)
+            x, kept = _finite_training_rows(x, "x", drop_nonfinite)
+            if _is_array(y) and kept is not None and len(y) == n:
+                y = np.asarray(y)[kept]
+        validation = kwargs.get("validation_data")
+        for data in (validation if isinstance(validation, tuple) else (validation,)):
+            if _is_array(data):
+                _finite_training_rows(data, "validation_data", False)
+        if stop_on_nonfinite:
+            callbacks = list(kwargs.get("callbacks") or [])
+            if not any(isinstance(c, StopOnNonFinite) for c in callbacks):
+                callbacks.append(StopOnNonFinite())
+            kwargs["callbacks"] = callbacks
         optimizer = getattr(self, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.trainable_variables)
-        return super().fit(*args, **kwargs)
+        return super().fit(x, y, *args, **kwargs)
 
     # -- serialization ------------------------------------------------------------
     def get_config(self):
@@ -157,6 +217,31 @@ class Flow(keras.Model):
         layers = [keras.saving.deserialize_keras_object(c) for c in config.pop("layers")]
         base = config.pop("base", None)
         return cls(layers=layers, base=None if base is None else keras.saving.deserialize_keras_object(base), **config)
+
+
+def _is_array(data) -> bool:
+    """Whether ``fit`` data is an in-memory array (checked up front), not a dataset or generator."""
+    return isinstance(data, (list, np.ndarray)) or (hasattr(data, "shape") and hasattr(data, "dtype")
+                                                     and not isinstance(data, keras.utils.PyDataset))
+
+
+def _finite_training_rows(x, name, drop):
+    """``(x, kept)``: ``x`` unchanged when finite (``kept`` None); else ValueError, or with ``drop``
+    the finite rows and their indices (with a UserWarning)."""
+    array = np.asarray(x)
+    if array.dtype.kind != "f" or array.ndim != 2:
+        return x, None
+    finite = np.isfinite(array).all(axis=1)
+    if finite.all():
+        return x, None
+    bad = np.flatnonzero(~finite)
+    message = nonfinite_rows_message(bad, name, array.shape[0])
+    if not drop:
+        raise ValueError(f"Flow.fit: {message}. Remove them, or pass drop_nonfinite=True to train without them.")
+    warnings.warn(f"Flow.fit: dropped {len(bad)} rows with NaN or infinite values ({message}).", UserWarning,
+                  stacklevel=3)
+    kept = np.flatnonzero(finite)
+    return array[kept], kept
 
 
 @keras.saving.register_keras_serializable(package="gaussianization")

@@ -7,14 +7,13 @@ import numpy as np
 from keras import ops
 
 from ..transformers import MixtureCDF
+from ..validation import check_finite, check_int, finite_rows
 from .base import Bijector
 
 
 def quantile_means(x, num_components: int):
     """``(d, K)`` component means at the ``(k + ½)/K`` quantiles of each column of ``x``."""
-    x = np.asarray(x, dtype="float64")
-    if x.ndim != 2:
-        raise ValueError(f"mixture_init_data must be (n, d); got shape {x.shape}.")
+    x = finite_rows(x, "mixture_init_data", "quantile_means")
     levels = (np.arange(num_components) + 0.5) / num_components
     return np.quantile(x, levels, axis=0).T
 
@@ -36,22 +35,24 @@ class MixtureCDFGaussianization(Bijector):
             of the data this layer will see); default: ``K`` points evenly spaced
             on ``[-2, 2]`` in every dimension.
         init_log_scale: initial ``log σ`` of every component (default 0, σ = 1).
+
+    Raises TypeError for a non-integer ``num_components``; ValueError for ``K < 1``, non-finite
+    ``init_means`` / ``init_log_scale`` or ``init_means`` of the wrong shape.
     """
 
     def __init__(self, num_components: int = 8, init_means=None, init_log_scale: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        if int(num_components) < 1:
-            raise ValueError(f"MixtureCDFGaussianization needs num_components (K) >= 1; got {num_components}.")
-        self.num_components = int(num_components)
+        who = "MixtureCDFGaussianization"
+        self.num_components = check_int(num_components, "num_components (K)", 1, who)
         self.transformer = MixtureCDF(self.num_components)
-        self.init_means = None if init_means is None else np.asarray(init_means, dtype="float64")
+        self.init_means = None if init_means is None else finite_rows(init_means, "init_means", who)
         if self.init_means is not None and (
             self.init_means.ndim != 2 or self.init_means.shape[1] != self.num_components
         ):
             raise ValueError(
                 f"init_means must have shape (d, K={self.num_components}); got {self.init_means.shape}."
             )
-        self.init_log_scale = float(init_log_scale)
+        self.init_log_scale = check_finite(init_log_scale, "init_log_scale", who)
 
     def build_for_dim(self, dim):
         k = self.num_components

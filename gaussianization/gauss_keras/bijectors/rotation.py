@@ -11,7 +11,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..validation import check_int, check_seed, finite_rows
 from .base import Bijector, zero_log_det
+
+#: :func:`householder_vectors` skips column ``k`` when ``‖a_{>k}‖ ≤ SKIP_TOLERANCE·‖a‖`` and ``a_k > 0``:
+#: the column is ``e_k`` up to rounding (a reflector built from it would be pure rounding noise).
+SKIP_TOLERANCE = 64 * np.finfo("float64").eps
 
 
 @keras.saving.register_keras_serializable(package="gaussianization")
@@ -26,9 +31,7 @@ class Householder(Bijector):
 
     def __init__(self, num_reflectors: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if int(num_reflectors) < 1:
-            raise ValueError(f"Householder needs num_reflectors >= 1; got {num_reflectors}.")
-        self.num_reflectors = int(num_reflectors)
+        self.num_reflectors = check_int(num_reflectors, "num_reflectors", 1, "Householder")
 
     def build_for_dim(self, dim):
         self.vectors = self.add_weight(
@@ -38,7 +41,8 @@ class Householder(Bijector):
 
     def _unit_vectors(self, dtype):
         v = ops.cast(self.vectors, dtype)
-        return v / ops.sqrt(ops.sum(ops.square(v), axis=-1, keepdims=True))
+        # The tiny floor leaves every ordinary v unchanged and keeps a v trained to 0 from giving NaN.
+        return v / ops.sqrt(ops.sum(ops.square(v), axis=-1, keepdims=True) + 1e-30)
 
     @staticmethod
     def _reflect(x, v):
@@ -82,6 +86,9 @@ def _check_orthogonal(matrix, tol=1e-5, who="FixedOrtho"):
     q = np.asarray(matrix, dtype="float64")
     if q.ndim != 2 or q.shape[0] != q.shape[1]:
         raise ValueError(f"{who} needs a square (d, d) matrix; got shape {q.shape}.")
+    if not np.isfinite(q).all():
+        raise ValueError(f"{who} needs a finite orthogonal matrix; got {int(np.sum(~np.isfinite(q)))} NaN or "
+                         f"infinite entries.")
     err = np.abs(q.T @ q - np.eye(q.shape[0])).max()
     if err > tol:
         raise ValueError(f"{who} needs an orthogonal matrix; max |QᵀQ - I| = {err:.2e} > {tol:g}.")
@@ -95,9 +102,12 @@ def householder_vectors(rotation, num_reflectors: int) -> np.ndarray:
     matrix ``A`` (initially ``rotation``) is reflected onto ``e_k`` by ``v = a - ‖a‖e_k``
     (restricted to rows ``≥ k``; ``a_k - ‖a‖`` by the cancellation-free form
     ``-Σ_{j>k} a_j² / (a_k + ‖a‖)`` when ``a_k > 0``) and ``A ← H A``; a column that
-    already equals ``e_k`` is skipped. Then ``H_r ⋯ H_1 R = I``, i.e. ``R = H_1 ⋯ H_r``
-    with ``(-1)^r = det R``, and the remaining ``m - r`` (even) slots are filled with
-    identical pairs ``(e_j, e_j)``, whose product is the identity.
+    equals ``e_k`` up to rounding (``a_k > 0``, ``‖a_{>k}‖ ≤`` :data:`SKIP_TOLERANCE` ``·‖a‖``) is
+    skipped. Then ``H_r ⋯ H_1 R = I``, i.e. ``R = H_1 ⋯ H_r`` with ``(-1)^r = det R``, and the
+    remaining ``m - r`` (even) slots are filled with identical pairs ``(e_j, e_j)``, whose
+    product is the identity. Every returned ``v`` has unit norm: the layer normalises ``v`` in
+    its own dtype, and a ``v`` of tiny norm (e.g. ``1e-31`` from a column ``e_k`` up to
+    rounding) would square to 0 in float32 and make the flow NaN.
     """
     q = np.array(rotation, dtype="float64")
     if q.ndim != 2 or q.shape[0] != q.shape[1]:
@@ -112,13 +122,14 @@ def householder_vectors(rotation, num_reflectors: int) -> np.ndarray:
     for k in range(d):
         a = q[k:, k]
         sigma = float(np.sum(a[1:] ** 2))
-        if sigma == 0.0 and a[0] > 0.0:
-            continue
         norm = np.sqrt(a[0] ** 2 + sigma)
+        if a[0] > 0.0 and np.sqrt(sigma) <= SKIP_TOLERANCE * norm:
+            continue
         v = np.zeros(d)
         v[k] = a[0] - norm if a[0] <= 0.0 else -sigma / (a[0] + norm)
         v[k + 1:] = a[1:]
-        q = q - np.outer(v, (2.0 / (v @ v)) * (v @ q))
+        v = v / np.linalg.norm(v)
+        q = q - np.outer(2.0 * v, v @ q)
         vectors.append(v)
     vectors += [np.eye(d)[(j // 2) % d] for j in range(m - len(vectors))]
     return np.stack(vectors)
@@ -141,15 +152,19 @@ class FixedOrtho(Bijector):
     def from_pca(cls, x, **kwargs):
         """Columns = principal axes of ``x`` (``(n, d)``), by decreasing variance.
 
-        Signs are fixed so that each axis' largest-magnitude entry is positive.
+        Signs are fixed so that each axis' largest-magnitude entry is positive. ValueError
+        naming the rows of ``x`` that hold NaN or inf.
         """
-        return cls(pca_rotation(x), **kwargs)
+        return cls(pca_rotation(x, who="FixedOrtho.from_pca"), **kwargs)
 
     @classmethod
     def random_haar(cls, dim: int, seed: int = 0, **kwargs):
-        """A Haar-distributed random orthogonal ``(dim, dim)`` matrix (QR of a Gaussian)."""
-        if int(dim) < 1:
-            raise ValueError(f"random_haar needs dim >= 1; got {dim}.")
+        """A Haar-distributed random orthogonal ``(dim, dim)`` matrix (QR of a Gaussian).
+
+        ``dim``: an int ``≥ 1``; ``seed``: None or an int ``≥ 0`` (NumPy ints accepted).
+        """
+        dim = check_int(dim, "dim", 1, "FixedOrtho.random_haar")
+        seed = check_seed(seed, "seed", "FixedOrtho.random_haar")
         g = np.random.default_rng(seed).standard_normal((dim, dim))
         q, r = np.linalg.qr(g)
         return cls(q * np.sign(np.diag(r)), **kwargs)
@@ -183,14 +198,15 @@ class FixedOrtho(Bijector):
         return config
 
 
-def pca_rotation(x):
+def pca_rotation(x, who: str = "pca_rotation"):
     """Principal axes of ``x`` (``(n, d)``) as the columns of a ``(d, d)`` orthogonal matrix.
 
     Columns are sorted by decreasing variance, each with its largest-magnitude entry
-    positive so that the result is deterministic. ``x`` is centred first.
+    positive so that the result is deterministic. ``x`` is centred first. ValueError for
+    rows with NaN or inf (naming them) and for ``n < 2``; ``who`` prefixes the messages.
     """
-    x = np.asarray(x, dtype="float64")
-    if x.ndim != 2 or x.shape[0] < 2:
+    x = finite_rows(x, "x", who)
+    if x.shape[0] < 2:
         raise ValueError(f"PCA needs an (n, d) array with n >= 2; got shape {x.shape}.")
     cov = np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])
     eigvals, eigvecs = np.linalg.eigh(cov)

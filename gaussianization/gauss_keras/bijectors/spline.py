@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 
 from ..transformers import RationalQuadraticSpline
+from ..transformers.spline import check_spline_arguments
 from .coupling import Coupling
 
 
@@ -23,16 +24,16 @@ class RQSplineCoupling(Coupling):
         mask, conditioner, trunk, hidden, activation: see :class:`~.coupling.Coupling`
             (default trunk: one hidden layer of 16).
         num_bins, bound, min_bin_width, min_bin_height, min_derivative: see
-            :class:`~gaussianization.gauss_keras.transformers.RationalQuadraticSpline`.
+            :class:`~gaussianization.gauss_keras.transformers.RationalQuadraticSpline`
+            (TypeError for a wrong type, ValueError for a value out of range, naming the argument).
     """
 
     def __init__(self, mask, conditioner=None, num_bins: int = 8, bound: float = 3.0, min_bin_width: float = 1e-3,
                  min_bin_height: float = 1e-3, min_derivative: float = 1e-3, hidden=(16,), **kwargs):
         kwargs.pop("transformer", None)
-        try:
-            transformer = RationalQuadraticSpline(num_bins, bound, min_bin_width, min_bin_height, min_derivative)
-        except ValueError as err:
-            raise ValueError(f"RQSplineCoupling: {err}") from None
+        checked = check_spline_arguments(num_bins, bound, min_bin_width, min_bin_height, min_derivative,
+                                         type(self).__name__)
+        transformer = RationalQuadraticSpline(*checked)
         super().__init__(mask, transformer, conditioner, hidden=hidden, **kwargs)
 
     num_bins = property(lambda self: self.transformer.num_bins, doc="M.")

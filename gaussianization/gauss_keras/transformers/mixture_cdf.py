@@ -4,6 +4,10 @@ The maths (log-space CDF, survival and density, the bracketed inverse) is
 :mod:`gaussianization.gauss_keras.mixture`; this module owns the parametrisation. Per dimension,
 ``3·K`` numbers ``[logits, means, raw]`` give ``π = softmax(logits)``, ``μ = means`` and
 ``log σ = B·tanh(raw)`` with ``B = log_scale_bound``, so ``σ ∈ (e^{-B}, e^{B})``.
+
+Valid range: every input (the mixture module's saturation rule): no NaN from a non-NaN ``x`` or
+``z``; ``x`` beyond ``U·σ`` of the means (``U = 2**60`` in float32, ``2**500`` in float64) is
+saturated (finite ``z``, log-Jacobian ``-inf``), ``x = ±inf`` gives ``z = ±inf`` and back.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .. import mixture
-from ..special import log_normal_pdf
+from .. import mixture, validation
 from .base import Transformer
 
 #: Default ``B`` of ``log σ = B·tanh(raw)``: ``σ ∈ (0.05, 20)``.
@@ -46,24 +49,27 @@ def unit_variance_mixture(num_components: int):
 class MixtureCDF(Transformer):
     """``z = Φ⁻¹(F(x))``, ``F = Σ_k π_k Φ((x - μ_k)/σ_k)``; log-Jacobian ``log f(x) - log φ(z)``.
 
+    Both directions use the mixture module's one cancellation-free log-derivative: the forward
+    at ``x`` and its ``z``, the inverse minus it at the solved ``x`` and the given ``z``
+    (:func:`~gaussianization.gauss_keras.mixture.log_dz_dx`).
+
     Args:
         num_components: ``K ≥ 1``.
         shared: one mixture for all ``d`` dimensions (``3·K`` parameters instead of ``3·d·K``).
         log_scale_bound: ``B > 0`` of ``log σ = B·tanh(raw)``.
 
     Parameters, as taken by :meth:`forward` / :meth:`inverse`: ``(logits, means, log_scales)``,
-    each broadcasting to ``(batch, d, K)``. Raises ValueError for ``K < 1`` or ``B ≤ 0``.
+    each broadcasting to ``(batch, d, K)``. Raises TypeError for a ``K`` that is not an integer
+    (bools and floats included) or a ``B`` that is not a real number, ValueError for ``K < 1``
+    or a ``B`` that is not finite and ``> 0``.
     Reference: Meng et al. (2020), "Gaussianization Flows", AISTATS.
     """
 
     def __init__(self, num_components: int = 8, shared: bool = False, log_scale_bound: float = DEFAULT_LOG_SCALE_BOUND):
-        if int(num_components) < 1:
-            raise ValueError(f"MixtureCDF needs num_components (K) >= 1; got {num_components}.")
-        if not float(log_scale_bound) > 0.0:
-            raise ValueError(f"MixtureCDF needs log_scale_bound > 0; got {log_scale_bound}.")
-        self.num_components = int(num_components)
+        who = "MixtureCDF"
+        self.num_components = validation.check_int(num_components, "num_components (K)", 1, who)
         self.shared = bool(shared)
-        self.log_scale_bound = float(log_scale_bound)
+        self.log_scale_bound = validation.check_positive(log_scale_bound, "log_scale_bound", who)
 
     def rows(self, dim: int) -> int:
         """Number of mixtures the parameter vector holds: 1 when shared, else ``dim``."""
@@ -131,7 +137,7 @@ class MixtureCDF(Transformer):
 
     def inverse(self, z, params):
         x = mixture.ungaussianize(z, *params)
-        return x, log_normal_pdf(z) - mixture.mixture_log_pdf(x, *params)
+        return x, -mixture.log_dz_dx(x, z, *params)
 
     def get_config(self):
         return {"num_components": self.num_components, "shared": self.shared,

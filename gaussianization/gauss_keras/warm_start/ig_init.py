@@ -35,6 +35,13 @@ narrowest edge component, and every block pushes them further out. Remedies
 marginals (all components ``N(0, 1)``, so ``Φ⁻¹(Φ(x)) = x``; their identical components then
 move together under gradient training); ``tail_weight`` adds a defensive wide component to
 every fit; ``min_scale`` / ``reg_covar`` floor the component variances.
+
+**Bad data** (:mod:`.checks`). Rows with NaN or inf raise ValueError naming them. A column of
+zero variance in some block (a constant column of ``X``; collinear columns, whose last principal
+axis has zero variance) gets a near-identity unit-variance mixture instead of an EM spike, and a
+UserWarning; the flow stays finite on training and held-out data. Data far from standardised
+(a fitted ``σ`` more than twice ``e^B``; measured costs in :mod:`.checks`) give a UserWarning
+naming the clipped log-scales per block: standardise ``X`` or raise ``B``.
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ from ..bijectors.coupling import MixtureCDFCoupling
 from ..bijectors.marginal import MixtureCDFGaussianization
 from ..bijectors.rotation import FixedOrtho, Householder, pca_rotation
 from ..transformers.mixture_cdf import DEFAULT_LOG_SCALE_BOUND, PACK_MARGIN, MixtureCDF
-from .rbig import RBIGDiagnostics, check_samples, fit_rbig
+from .checks import check_bound, check_options, check_samples
+from .rbig import RBIGDiagnostics, fit_rbig
 
 __all__ = ["initialize_flow_from_ig"]
 
@@ -138,12 +146,15 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
         random_state: the GMM of block ``ℓ``, dimension ``i`` uses seed ``random_state + 1000ℓ + i``.
         validation_data: held-out ``(m, d)`` data; adds ``validation_nll`` to the diagnostics.
         min_scale, reg_covar, tail_weight, early_stopping_patience: regularisation, see
-            :func:`~.rbig.fit_rbig` and the module docstring.
+            :func:`~.rbig.fit_rbig` and the module docstring. Zero-variance columns of a block
+            (constant or collinear data) get a near-identity unit-variance mixture
+            (:func:`~.rbig.fit_marginal_mixtures`) and a UserWarning.
         log_scale_bound: ``B``: fitted ``log σ`` are clipped to ``±(1 - 10⁻⁶)·B`` and snapped
             to the values ``B·tanh(raw)`` represents exactly (:meth:`MixtureCDF.exact_log_scales`). Default:
             the couplings' (smallest) ``log_scale_bound``, or for a diagonal flow the coupling
             default (3.0, i.e. ``σ ∈ (0.05, 20)``), so matched flows get bit-identical fits.
-            ``float("inf")`` disables both (diagonal flows only).
+            ``float("inf")`` disables both (diagonal flows only). A fitted ``σ > 2e^B`` (data far
+            from standardised; :mod:`.checks`) gives a UserWarning naming the clipped log-scales.
         information: optional ``information(y) -> (negentropy, total_correlation)`` evaluated on
             the RBIG state after every block (e.g. :func:`gaussianization.metrics.information`).
         progress: optional ``progress(block, info_dict)`` callback.
@@ -151,7 +162,9 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
     Returns :class:`~.rbig.RBIGDiagnostics` of the float64 RBIG model (the flow computes it in
     its own dtype). The flow's weights are overwritten through the layers' setters
     (``set_matrix``, ``set_mixture_parameters``, ``set_constant_parameters``); nothing else
-    changes. Raises ValueError for an unrecognised flow, mixed ``K``, bad data or options.
+    changes. Raises ValueError for an unrecognised flow, mixed ``K``, bad data (NaN or inf rows
+    are named) or options out of range, TypeError for counts that are not integers and options
+    that are not numbers; the flow is left unchanged then.
     """
     if not hasattr(flow, "bijector_layers") or not hasattr(flow, "input_dim"):
         raise ValueError(f"initialize_flow_from_ig needs a GaussianizationFlow; got {type(flow).__name__}.")
@@ -160,11 +173,15 @@ def initialize_flow_from_ig(flow, X, random_state: int = 0, validation_data=None
     if len(ks) != 1:
         raise ValueError(f"initialize_flow_from_ig needs one num_components (K) for all mixture layers; got {sorted(ks)}.")
     k = ks.pop()
-    x = check_samples(X, k, "X", flow.input_dim)
-    val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", flow.input_dim)
+    who = "initialize_flow_from_ig"
+    check_options(who, len(blocks), k, random_state, early_stopping_patience, min_scale, reg_covar, tail_weight,
+                  validation_data is not None)
+    x = check_samples(X, k, "X", flow.input_dim, who)
+    val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", flow.input_dim, who)
     bounds = [c.log_scale_bound for b in blocks for c in b.marginals if isinstance(c, MixtureCDFCoupling)]
-    bound = float(log_scale_bound if log_scale_bound is not None else min(bounds, default=DEFAULT_LOG_SCALE_BOUND))
-    if not bound > 0.0 or (bounds and bound > min(bounds)):
+    bound = check_bound(log_scale_bound, "log_scale_bound", who)
+    bound = bound if bound is not None else float(min(bounds, default=DEFAULT_LOG_SCALE_BOUND))
+    if bounds and bound > min(bounds):
         raise ValueError(f"log_scale_bound must be > 0 and at most the couplings' bound {min(bounds, default=np.inf)}; "
                          f"got {log_scale_bound}.")
     dtype = np.dtype(blocks[0].marginals[0].compute_dtype)

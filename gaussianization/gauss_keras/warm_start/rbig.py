@@ -29,10 +29,9 @@ from keras import ops
 from ..bijectors.rotation import pca_rotation
 from ..distributions import StandardNormal
 from ..mixture import gaussianize
-
-#: RBIG needs at least ``max(MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT · K)`` samples.
-MIN_SAMPLES = 10
-MIN_SAMPLES_PER_COMPONENT = 2
+from ..transformers.mixture_cdf import unit_variance_mixture
+from .checks import MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT, check_bound, check_options, check_samples  # noqa: F401
+from .checks import degenerate_columns, warn_about_fits
 
 
 @dataclasses.dataclass
@@ -40,7 +39,9 @@ class RBIGBlock:
     """One fitted block: ``rotation`` ``(d, d)``; ``logits``, ``means``, ``log_scales`` ``(d, K)``.
 
     ``fitted`` is False for an identity marginal (all components ``N(0, 1)``);
-    ``converged`` ``(d,)``: EM convergence flags; ``num_clipped``: log-scales clipped.
+    ``converged`` ``(d,)``: EM convergence flags; ``num_clipped``: log-scales clipped (of which
+    ``num_clipped_above`` at the upper bound); ``max_log_scale``: the largest fitted ``log σ``
+    before clipping; ``num_degenerate``: zero-variance columns.
     """
 
     rotation: np.ndarray
@@ -50,6 +51,9 @@ class RBIGBlock:
     fitted: bool = True
     converged: np.ndarray | None = None
     num_clipped: int = 0
+    num_clipped_above: int = 0
+    max_log_scale: float = -np.inf
+    num_degenerate: int = 0
 
     @property
     def mixture_parameters(self):
@@ -67,7 +71,8 @@ class RBIGDiagnostics:
     where it raised ValueError, e.g. a k-NN estimator on repeated points).
     ``num_fitted_blocks``: blocks with fitted marginals (the rest are identity marginals,
     after early stopping). ``converged`` ``(L, d)``: EM convergence per fit (True for
-    identity blocks). ``num_clipped``: log-scales clipped to ``±log_scale_clip``. ``pca_rotation`` ``(L,)``
+    identity blocks). ``num_clipped``: log-scales clipped to ``±log_scale_clip``; ``num_degenerate``:
+    fitted columns of zero variance (:func:`fit_marginal_mixtures`). ``pca_rotation`` ``(L,)``
     (set by :func:`~.ig_init.initialize_flow_from_ig`; None from :func:`fit_rbig`): True where the block's PCA rotation
     was written into the flow, False where the flow's own rotation was kept.
     """
@@ -80,24 +85,7 @@ class RBIGDiagnostics:
     converged: np.ndarray
     num_clipped: int = 0
     pca_rotation: np.ndarray | None = None
-
-
-def check_samples(x, num_components: int, name: str = "X", dim: int | None = None) -> np.ndarray:
-    """``x`` as a finite float64 ``(n, d)`` array with enough samples for K-component fits."""
-    x = np.asarray(x, dtype="float64")
-    if x.ndim != 2 or x.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (n, d); got shape {x.shape}.")
-    if dim is not None and x.shape[1] != dim:
-        raise ValueError(f"{name} must have width d={dim}; got shape {x.shape}.")
-    need = max(MIN_SAMPLES, MIN_SAMPLES_PER_COMPONENT * num_components)
-    if x.shape[0] < need:
-        raise ValueError(
-            f"{name} has too few samples for RBIG with K={num_components}: n={x.shape[0]} < "
-            f"max(MIN_SAMPLES={MIN_SAMPLES}, MIN_SAMPLES_PER_COMPONENT={MIN_SAMPLES_PER_COMPONENT}·K) = {need}."
-        )
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values; RBIG needs finite data.")
-    return x
+    num_degenerate: int = 0
 
 
 def identity_mixture(dim: int, num_components: int):
@@ -121,8 +109,15 @@ def fit_marginal_mixtures(r, num_components: int, seeds, *, min_scale: float = 0
     of ``1/σ`` of the narrowest edge component; this stops held-out points beyond the
     training range from being pushed further out by every block. Otherwise ``K' = K``.
 
+    A *zero-variance* column (``std ≤ DEGENERATE_RTOL·max|r|``, :mod:`.checks`: a constant
+    column, or a principal axis of collinear columns) is not fitted by EM, whose variances would
+    collapse to ``reg_covar``: it gets the :func:`~..transformers.mixture_cdf.unit_variance_mixture`
+    (equal weights, unit variance, distinct components) centred on the column's mean, a
+    near-identity map ``y ≈ r - mean`` with log-det about 0 (:func:`fit_rbig` warns).
+
     Returns ``logits = log π``, ``means = μ`` and ``log_scales = log σ``, each ``(d, K)``,
-    and ``converged`` ``(d,)`` (EM's own flag; non-convergence is reported, not warned).
+    and ``converged`` ``(d,)`` (EM's own flag, True for zero-variance columns; non-convergence
+    is reported, not warned).
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
@@ -132,9 +127,14 @@ def fit_marginal_mixtures(r, num_components: int, seeds, *, min_scale: float = 0
     defensive = tail_weight > 0.0 and num_components > 1
     k_em = num_components - 1 if defensive else num_components
     out = np.empty((3, r.shape[1], num_components))
-    converged = np.empty(r.shape[1], dtype=bool)
+    converged = np.ones(r.shape[1], dtype=bool)
+    degenerate = degenerate_columns(r)
+    unit_means, unit_scale = unit_variance_mixture(num_components)
     for i in range(r.shape[1]):
         col = r[:, i : i + 1]
+        if degenerate[i]:
+            out[0, i], out[1, i], out[2, i] = 0.0, unit_means + col.mean(), np.log(unit_scale)
+            continue
         reg = float(reg_covar) + (float(min_scale) * float(col.std())) ** 2
         gmm = GaussianMixture(k_em, covariance_type="spherical", max_iter=max_iter,
                               random_state=int(seeds[i]), reg_covar=reg)
@@ -196,35 +196,34 @@ def fit_rbig(x, num_blocks: int, num_components: int, *, random_state: int = 0, 
             training state after every block.
         progress: optional ``progress(block, info_dict)`` called after each block.
 
-    Raises ValueError for ``K < 1``, ``num_blocks < 1``, too few or non-finite samples, and
-    options out of range.
+    Warns (UserWarning, :mod:`.checks`) about zero-variance columns and about log-scales clipped
+    far above ``log_scale_clip`` (by more than ``log 2``: data far from standardised). Raises TypeError for
+    counts that are not integers (``num_blocks``, ``num_components``, ``random_state``,
+    ``early_stopping_patience``) or options that are not numbers; ValueError for non-finite
+    data (naming the rows), too few samples, and options out of range (``min_scale``,
+    ``reg_covar``, ``tail_weight`` must be finite, ``log_scale_clip`` > 0).
     """
-    num_blocks, num_components = int(num_blocks), int(num_components)
-    if num_components < 1:
-        raise ValueError(f"RBIG needs num_components (K) >= 1; got {num_components}.")
-    if num_blocks < 1:
-        raise ValueError(f"RBIG needs num_blocks >= 1; got {num_blocks}.")
-    x = check_samples(x, num_components)
-    val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", x.shape[1])
-    if early_stopping_patience is not None:
-        if val is None:
-            raise ValueError("early_stopping_patience needs validation_data.")
-        if int(early_stopping_patience) < 1:
-            raise ValueError(f"early_stopping_patience must be >= 1; got {early_stopping_patience}.")
-    if min_scale < 0 or reg_covar < 0:
-        raise ValueError(f"min_scale and reg_covar must be >= 0; got {min_scale} and {reg_covar}.")
-    if not 0.0 <= tail_weight < 1.0:
-        raise ValueError(f"tail_weight must be in [0, 1); got {tail_weight}.")
+    opts = check_options("fit_rbig", num_blocks, num_components, random_state, early_stopping_patience,
+                         min_scale, reg_covar, tail_weight, validation_data is not None)
+    num_blocks, num_components = opts["num_blocks"], opts["num_components"]
+    early_stopping_patience = opts["early_stopping_patience"]
+    log_scale_clip = check_bound(log_scale_clip, "log_scale_clip", "fit_rbig")
+    x = check_samples(x, num_components, who="fit_rbig")
+    val = None if validation_data is None else check_samples(validation_data, 1, "validation_data", x.shape[1],
+                                                             who="fit_rbig")
     rotation_fn = rotation_fn or (lambda block, state, previous: pca_rotation(state))
-    opts = dict(x=x, val=val, num_blocks=num_blocks, k=num_components, random_state=int(random_state),
-                rotation_fn=rotation_fn, clip=log_scale_clip, snap=adjust_log_scales,
-                fit_options=dict(min_scale=min_scale, reg_covar=reg_covar, tail_weight=tail_weight))
+    run = dict(x=x, val=val, num_blocks=num_blocks, k=num_components, random_state=opts["random_state"],
+               rotation_fn=rotation_fn, clip=log_scale_clip, snap=adjust_log_scales,
+               fit_options={name: opts[name] for name in ("min_scale", "reg_covar", "tail_weight")})
     if early_stopping_patience is None:
-        return _run(**opts, information=information, progress=progress)
-    # Pass 1 fits until the patience runs out; pass 2 replays the best prefix (no refits).
-    blocks, diag = _run(**opts, patience=int(early_stopping_patience), information=None)
-    best = int(np.argmin(diag.validation_nll))
-    return _run(**opts, reuse=blocks[:best], limit=best, information=information, progress=progress)
+        blocks, diag = _run(**run, information=information, progress=progress)
+    else:
+        # Pass 1 fits until the patience runs out; pass 2 replays the best prefix (no refits).
+        blocks, diag = _run(**run, patience=early_stopping_patience, information=None)
+        best = int(np.argmin(diag.validation_nll))
+        blocks, diag = _run(**run, reuse=blocks[:best], limit=best, information=information, progress=progress)
+    warn_about_fits(blocks, x, log_scale_clip)
+    return blocks, diag
 
 
 def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip, snap,
@@ -251,12 +250,15 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
         else:
             seeds = random_state + 1000 * block + np.arange(d)
             logits, means, log_scales, converged = fit_marginal_mixtures(r, k, seeds, **fit_options)
-            num_clipped = 0 if clip is None else int(np.sum(np.abs(log_scales) > clip))
+            clipped, largest = (0, 0), float(log_scales.max())
             if clip is not None:
+                clipped = int(np.sum(np.abs(log_scales) > clip)), int(np.sum(log_scales > clip))
                 log_scales = np.clip(log_scales, -clip, clip)
             if snap is not None:
                 log_scales = np.asarray(snap(log_scales), dtype="float64")
-            new = RBIGBlock(rotation, logits, means, log_scales, converged=converged, num_clipped=num_clipped)
+            new = RBIGBlock(rotation, logits, means, log_scales, converged=converged, num_clipped=clipped[0],
+                            num_clipped_above=clipped[1], max_log_scale=largest,
+                            num_degenerate=int(degenerate_columns(r).sum()))
         blocks.append(new)
         params = new.mixture_parameters
         y, ld = apply_marginals(r, *params)
@@ -283,6 +285,7 @@ def _run(*, x, val, num_blocks, k, random_state, rotation_fn, fit_options, clip,
         negentropy=np.asarray(negent) if information is not None else None,
         total_correlation=np.asarray(tc) if information is not None else None,
         num_fitted_blocks=sum(b.fitted for b in blocks), num_clipped=sum(b.num_clipped for b in blocks),
+        num_degenerate=sum(b.num_degenerate for b in blocks),
         converged=np.array([np.ones(d, bool) if b.converged is None else b.converged for b in blocks]),
     )
     return blocks, diag
