@@ -102,13 +102,16 @@ class Flow(keras.Model):
         signs of the flow's output at the row with ``±inf`` replaced by ``±`` :data:`FAR_INPUT`.
         """
         x, result_dtype = self._check(x, "forward_and_log_det")
+        return cast_results(result_dtype, *self._forward_checked(x))
+
+    def _forward_checked(self, x):
+        """:meth:`forward_and_log_det` of an input already converted by :meth:`_check`."""
         infinite = ops.any(ops.isinf(x), axis=-1) & ~ops.any(ops.isnan(x), axis=-1)
         proxy = ops.where(ops.isinf(x), ops.sign(x) * FAR_INPUT, x)
         z, log_det = self.transform.forward_and_log_det(proxy)
         rows = ops.expand_dims(infinite, -1)
         z = ops.where(rows, ops.where(z >= 0.0, ops.ones_like(z), -ops.ones_like(z)) * float("inf"), z)
-        log_det = ops.where(infinite, float("-inf"), log_det)
-        return cast_results(result_dtype, z, log_det)
+        return z, ops.where(infinite, float("-inf"), log_det)
 
     def inverse_and_log_det(self, z):
         """``(x, log_det)``: ``x = f⁻¹(z)`` and ``log|det J_{f⁻¹}(z)|``, ``(batch,)``."""
@@ -120,8 +123,10 @@ class Flow(keras.Model):
         return self.base.log_prob(z) + log_det
 
     def log_prob(self, x):
-        """Exact ``log p(x)`` under the flow, shape ``(batch,)``."""
-        return self.log_prob_from_latent(*self.forward_and_log_det(x))
+        """Exact ``log p(x)`` under the flow, shape ``(batch,)`` (for float16/bfloat16 input computed
+        in float32 and rounded once at the end)."""
+        x, result_dtype = self._check(x, "log_prob")
+        return cast_results(result_dtype, self.log_prob_from_latent(*self._forward_checked(x)))[0]
 
     def call(self, x, training=None):
         """``z = f(x)``; registers the mean NLL ``-mean(log p(x))`` of the batch as the loss."""
