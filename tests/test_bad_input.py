@@ -227,6 +227,18 @@ def test_the_guard_can_be_turned_off_and_is_not_added_twice():
     assert guard._saved_at == "the end of epoch 2"
 
 
+def test_the_guard_traces_nothing_so_many_fits_stay_quiet(caplog):
+    """Chapter 06 fits many flows in one kernel: a graph traced per ``fit`` made TensorFlow log
+    "triggered tf.function retracing" onto the rendered page."""
+    import logging
+
+    flow, d = _fresh("diagonal")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for _ in range(7):
+            flow.fit(flow_data(d, 128), epochs=1, verbose=0, batch_size=64)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
 # -- argument checks --------------------------------------------------------------------------
 
 

@@ -127,7 +127,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     Every training step's loss is read as it completes (Keras runs this check in its callback
     thread, so training does not wait for it); at the end of every epoch every trainable weight is
-    checked too (one compiled reduction). At the first NaN or ±inf loss the callback asks Keras to
+    checked too (on the copy that is saved). At the first NaN or ±inf loss the callback asks Keras to
     stop; at the end of that epoch it restores the weights saved at the end of the last good epoch
     (or at the start of ``fit``) and raises ``FloatingPointError`` naming the epoch, the step and the
     loss. :meth:`Flow.fit <gaussianization.gauss_keras.Flow.fit>` adds one by default, so a flow is
@@ -139,16 +139,12 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self._all_finite = None
         self._saved = None
         self._saved_at = "the start of training"
         self._epoch = 0
         self._first_bad = None
 
     def on_train_begin(self, logs=None):
-        variables = list(self.model.trainable_variables)
-        self._all_finite = compile_function(
-            lambda: ops.all(ops.stack([ops.all(ops.isfinite(v)) for v in variables])) if variables else True)
         self._saved = self.model.get_weights()
         self._saved_at = "the start of training"
         self._first_bad = None
@@ -166,7 +162,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._first_bad is None and not bool(ops.convert_to_numpy(self._all_finite())):
+        weights = self.model.get_weights()
+        if self._first_bad is None and not all(np.isfinite(w).all() for w in weights):
             self._first_bad = f"at the end of epoch {epoch + 1}: a weight became NaN or infinite"
         if self._first_bad is not None:
             self.model.set_weights(self._saved)
@@ -176,5 +173,5 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 f"Usual causes: NaN, infinite or extreme values in the data (flow.log_prob(x) is -inf or NaN "
                 f"for such rows), unstandardised data, or too large a learning rate. Pass "
                 f"stop_on_nonfinite=False to Flow.fit to train without this check.")
-        self._saved = self.model.get_weights()
+        self._saved = weights
         self._saved_at = f"the end of epoch {epoch + 1}"
