@@ -15,13 +15,15 @@ export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks site-check bench bench-quick spread spread-report browser clean help
+.PHONY: book test unit notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
 
 help:
 	@echo "make book         build the tutorial site into _build/html"
 	@echo "make test         run every test (unit, property, notebooks, book build, browser check)"
 	@echo "make bench        full benchmark run (writes benchmarks/results.json)"
 	@echo "make bench-quick  a short benchmark run"
+	@echo "make bench-speed  only the speed suite: ours on TensorFlow, JAX and torch against zuko"
+	@echo "make profile      where a training step and a log_prob spend their time, by op family"
 	@echo "make spread       re-measure every asserted number over seeds and kernel families (about an hour)"
 
 $(STAMP): pyproject.toml
@@ -58,9 +60,22 @@ site-check: $(STAMP) browser book
 
 test: unit notebooks book site-check
 
+# The speed suite (ours on TensorFlow, JAX and torch, and zuko, one worker process each) and the
+# profile run first; benchmarks.run then writes results.json and the whole performance page.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m benchmarks.speed
+	$(PY) -m benchmarks.profile
 	$(PY) -m benchmarks.run
+
+bench-speed: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m benchmarks.speed
+	$(PY) -m benchmarks.report
+
+profile: $(STAMP)
+	$(PY) -m benchmarks.profile
+	$(PY) -m benchmarks.report
 
 bench-quick: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"

@@ -92,3 +92,73 @@ class PeerModel:
             dist = self.flow()
             return np.concatenate([dist.log_prob(torch.from_numpy(np.ascontiguousarray(c))).double().numpy()
                                    for c in np.array_split(x, max(1, len(x) // 10_000))])
+
+
+def _gemm_peak_flops(n: int = 2048, repeats: int = 5) -> float:
+    """Best float32 matrix-product rate of this process (flop/s): the machine's practical peak."""
+    import time
+
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n**3 / best
+
+
+def _matmul_flops(fn) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def speed_run(cfg: dict, n_samples: int) -> dict:
+    """zuko NSF in the speed suite (:mod:`benchmarks.speed`): the scaling sweep with flop counts
+    (matrix products only, PyTorch's FlopCounterMode), and sampling from an NSF trained on moons
+    for the same number of Adam steps as our seed coupling flow. One thread."""
+    import time
+
+    import torch
+    from gaussianization import datasets
+    from gaussianization.metrics import round_trip_errors
+
+    from .common import BATCH, LEARNING_RATE, batch_indices, best_time
+    from .scaling import gaussian_mixture, time_peer
+
+    torch.set_num_threads(1)
+    rows = []
+    for d in cfg["dims"]:
+        row = time_peer("zuko NSF", d, cfg["steps"], cfg["repeats"])
+        torch.manual_seed(0)
+        flow = make_peer("zuko NSF", d)
+        x = torch.from_numpy(gaussian_mixture(10_000 + BATCH, d))
+        row["flops"] = {"step": _matmul_flops(lambda: (-flow().log_prob(x[:BATCH]).mean()).backward()),
+                        "log_prob_10k": _matmul_flops(lambda: flow().log_prob(x[BATCH:]))}
+        rows.append(row)
+    ds = datasets.load("moons")
+    torch.manual_seed(0)
+    flow = make_peer("zuko NSF", 2)
+    opt = torch.optim.Adam(flow.parameters(), lr=LEARNING_RATE)
+    for idx in batch_indices(len(ds.train), cfg["train_steps"], 0):
+        loss = -flow().log_prob(torch.from_numpy(ds.train[idx])).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        t = time.perf_counter()
+        flow().sample((n_samples,))
+        first = time.perf_counter() - t
+        best = best_time(lambda: flow().sample((n_samples,)), 3)
+        transform = flow().transform
+        x = torch.from_numpy(ds.test)
+        err = round_trip_errors(ds.test, transform.inv(transform(x)).numpy())
+    sampling = {"s": best, "first_call_s": first, "round_trip_max": float(err.max()),
+                "round_trip_median": float(np.median(err))}
+    return {"backend": "torch (zuko)", **versions(), "scaling": rows, "sampling": sampling,
+            "peak_flops": _gemm_peak_flops()}

@@ -11,6 +11,8 @@ import math
 import sys
 from pathlib import Path
 
+from .speed_report import speed_sections
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 IMAGES = BOOK / "images"
@@ -94,6 +96,8 @@ def scaling_table(results) -> str:
     lines += ["", "| n (IG init) | seconds |", "|---|---|"]
     lines += [f"| {r['n']:,} | {r['seconds']:.2f} |" for r in sc["ig"]]
     return "\n".join(lines)
+
+
 
 
 def markdown_table(results) -> str:
@@ -278,6 +282,8 @@ compilation, best-of-{cfg['repeats']} time for 10,000 log_prob evaluations.
 ![Scaling with d, K and n](images/bench_scaling.png)
 
 {scaling_table(results)}
+
+{speed_sections()}
 """
 
 

@@ -51,9 +51,9 @@ class Bijector(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = None
-        # XLA stays opt-in (`jit_compile=True`): the tests and notebooks check the numerics
-        # in graph mode, so `jit_compile="auto"` must not pick XLA on its own.
-        self.supports_jit = False
+        # Every bijector is XLA-safe (tests/test_xla.py); whether a Flow is compiled with XLA
+        # is decided by Flow.compile, where it is opt-in.
+        self.supports_jit = True
 
     # -- building -----------------------------------------------------------------
     def build(self, input_shape):
