@@ -4,16 +4,19 @@ Everything else is written with ``keras.ops``. Each function below has one imple
 Keras backend (``keras.backend.backend()``: ``tensorflow``, ``jax`` or ``torch``); JAX and torch
 are imported only under their own backend, so a TensorFlow-only install never imports them.
 
-Under JAX, importing this module turns on ``jax_enable_x64``: the library computes its inverses
-and special functions in float64, which JAX would otherwise silently compute in float32. Float32
-stays the default dtype of layers and data (``keras.config.floatx``), as on the other backends.
+The library computes its inverses and special functions in float64 (and float64 layers stay
+float64 throughout), so under JAX and torch importing this module changes two process-wide
+settings: JAX's ``jax_enable_x64`` is turned on (JAX would otherwise silently compute in float32),
+and Keras's type promotion keeps float64 (outside TensorFlow, Keras 3 demotes a float64 result
+of ``keras.ops.maximum`` and others to float32, mimicking JAX without x64). Float32 stays the
+default dtype of layers and data (``keras.config.floatx``), as on TensorFlow.
 """
 
 from __future__ import annotations
 
 import keras
 
-__all__ = ["BACKEND", "STATIC_SHAPES", "batch_jacobian", "compile_function", "while_loop_shrinking"]
+__all__ = ["BACKEND", "STATIC_SHAPES", "batch_jacobian", "compile_eager", "compile_function", "while_loop_shrinking"]
 
 #: The Keras backend this module was imported under.
 BACKEND = keras.backend.backend()
@@ -25,7 +28,11 @@ STATIC_SHAPES = BACKEND == "jax"
 
 if BACKEND == "tensorflow":
     import tensorflow as tf
-elif BACKEND == "jax":
+else:
+    from keras.src.backend.common import dtypes as _keras_dtypes
+
+    _keras_dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
+if BACKEND == "jax":
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -67,6 +74,13 @@ def compile_function(fn, input_dim: int | None = None, variables=()):
         return traced[x.dtype](x)
 
     return call
+
+
+def compile_eager(fn, variables=()):
+    """``fn`` compiled where running it op by op is slow: on JAX, whose eager mode compiles every
+    op anew for every input shape, :func:`compile_function` (one compilation per shape instead);
+    ``fn`` itself on TensorFlow and torch, whose eager ops need no compilation."""
+    return compile_function(fn, variables=variables) if BACKEND == "jax" else fn
 
 
 def while_loop_shrinking(cond, body, loop_vars):
