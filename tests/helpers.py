@@ -50,7 +50,7 @@ def gradients(fn, *xs):
     if BACKEND == "torch":
         import torch.func
 
-        grads, value = torch.func.grad_and_value(lambda args: fn(*args))([x.detach() for x in xs])
+        grads, value = torch.func.grad_and_value(lambda args: fn(*args))(xs)
         return value, list(grads)
     import tensorflow as tf
 

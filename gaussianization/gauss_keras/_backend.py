@@ -26,6 +26,8 @@ BACKEND = keras.backend.backend()
 #: finished rows must mask them instead.
 STATIC_SHAPES = BACKEND == "jax"
 
+if BACKEND not in ("tensorflow", "jax", "torch"):  # pragma: no cover - numpy / openvino cannot differentiate
+    raise ImportError(f"gauss_keras runs on the tensorflow, jax and torch backends of Keras; got {BACKEND!r}.")
 if BACKEND == "tensorflow":
     import tensorflow as tf
 else:
@@ -36,10 +38,8 @@ if BACKEND == "jax":
     import jax
 
     jax.config.update("jax_enable_x64", True)
-elif BACKEND == "torch":
+if BACKEND == "torch":
     import torch
-else:  # pragma: no cover - numpy / openvino cannot differentiate
-    raise ImportError(f"gauss_keras runs on the tensorflow, jax and torch backends of Keras; got {BACKEND!r}.")
 
 
 def compile_function(fn, input_dim: int | None = None, variables=()):
@@ -114,8 +114,7 @@ def batch_jacobian(fn, x):
     if BACKEND == "jax":
         return jax.vmap(jax.jacfwd(lambda row: fn(row[None])[0]))(x), fn(x)
     if BACKEND == "torch":
-        jacobian = torch.func.vmap(torch.func.jacrev(lambda row: fn(row[None])[0]))(x.detach())
-        return jacobian, fn(x)
+        return torch.func.vmap(torch.func.jacrev(lambda row: fn(row[None])[0]))(x), fn(x)
     with tf.GradientTape(persistent=True) as tape:  # persistent: a loop over outputs, no pfor retracing
         tape.watch(x)
         y = fn(x)
