@@ -81,14 +81,15 @@ def _stderr_filtered(pattern: re.Pattern):
 
 
 def quiet_tensorflow_import() -> None:
-    """Import TensorFlow without its start-up notices (a no-op once it is imported).
+    """Import TensorFlow without its start-up notices (a no-op once it is imported, and under
+    another Keras backend, ``KERAS_BACKEND=jax`` or ``torch``, which needs no TensorFlow).
 
     Sets ``TF_CPP_MIN_LOG_LEVEL=2`` and ``KERAS_BACKEND=tensorflow`` unless the user set
     them. Lines other than the known notices are passed on to ``sys.stderr``.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules or os.environ["KERAS_BACKEND"] != "tensorflow":
         return
     with _stderr_filtered(_STARTUP_NOTICES):
         import tensorflow  # noqa: F401
