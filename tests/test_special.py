@@ -134,8 +134,8 @@ def test_compile_function_traces_once_per_dtype():
     for n in (1, 5, 17):
         np.testing.assert_array_equal(numpy(compiled(np.ones((n, 3), "float32"))), 2.0 * np.ones((n, 3)))
     compiled(np.ones((4, 3), "float64"))
-    # TensorFlow: one trace per dtype, whatever the batch size; JAX: one per shape; torch: eager.
-    assert len(traces) == {"tensorflow": 2, "jax": 4, "torch": 5}[_backend.BACKEND]
+    # TensorFlow: one trace per dtype, whatever the batch size; JAX: one per shape; torch: a call each.
+    assert len(traces) == (2 if _backend.BACKEND == "tensorflow" else 4)
     free = _backend.compile_function(lambda a, b: a + b)
     assert float(free(ops.convert_to_tensor(1.0), ops.convert_to_tensor(2.0))) == 3.0
 

@@ -102,7 +102,9 @@ def solve_increasing(residual, x0, lo, hi, params, *, tol: float, max_iterations
     the same steps (:func:`_step`, :func:`_finished`); only the loop differs: finished rows are
     dropped (TensorFlow, torch) or, where shapes must stay fixed (JAX), frozen in place.
     """
-    params, tol, max_iterations = tuple(params), float(tol), int(max_iterations)
+    x0, lo, hi = (ops.convert_to_tensor(t) for t in (x0, lo, hi))
+    params = tuple(ops.convert_to_tensor(p) for p in params)
+    tol, max_iterations = float(tol), int(max_iterations)
     if STATIC_SHAPES:  # compiled once per shape and dtype, not traced again at every call
         return _frozen_rows_solver(residual, tol, max_iterations)(x0, lo, hi, params)
     return _dropped_rows_loop(_updater(residual, tol), BracketState.start(x0, lo, hi), params, max_iterations)
