@@ -82,7 +82,9 @@ class Bijector(keras.layers.Layer):
     def _compiled_map(self, name):
         """``self._forward`` or ``self._inverse`` through :func:`~.._backend.compile_eager` (compiled
         once per input shape on JAX, made on first use of the built layer)."""
-        compiled = self.__dict__.setdefault("_compiled_maps", {})
+        owner, compiled = self.__dict__.get("_compiled_maps", (None, {}))
+        if owner is not self:  # first use, or a copy of a layer that had compiled its maps
+            owner, compiled = self.__dict__["_compiled_maps"] = (self, {})
         if name not in compiled:
             compiled[name] = compile_eager(getattr(self, name), self.variables)
         return compiled[name]
