@@ -6,6 +6,7 @@ Fixtures built on them live in ``conftest.py``.
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import keras
 import numpy as np
@@ -110,6 +111,18 @@ def round_trip_errors(flow, x):
     back = ops.convert_to_numpy(flow.invert(flow(x)))
     err = np.linalg.norm(back - np.asarray(x), axis=1)
     return float(err.max()), float(np.median(err))
+
+
+@contextlib.contextmanager
+def warnings_as_errors():
+    """Turn every warning into an error inside the block, except one that is not the library's:
+    NumPy 2's DeprecationWarning that torch's ``Tensor.__array__`` takes no ``copy`` keyword
+    (every ``keras.ops.convert_to_numpy`` of a torch tensor raises it with torch 2.13)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
+                                category=DeprecationWarning)
+        yield
 
 
 @contextlib.contextmanager

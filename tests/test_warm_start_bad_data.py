@@ -20,7 +20,7 @@ from gaussianization.gauss_keras import (
 )
 from gaussianization.gauss_keras.bijectors.rotation import householder_vectors, pca_rotation
 
-from .helpers import floatx, moons, numpy
+from .helpers import floatx, moons, numpy, warnings_as_errors
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +119,7 @@ def test_unstandardised_data_warn_about_clipped_log_scales(data):
         initialize_flow_from_ig(make_coupling_flow(2, 1, num_components=8, hidden=(8,)), wide)
     with pytest.warns(UserWarning, match="clipped"):
         fit_rbig(wide, 1, 8, log_scale_clip=3.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings_as_errors():
         fit_rbig(wide, 1, 8)  # no clip, nothing to warn about
         info = initialize_flow_from_ig(diagonal, wide, log_scale_bound=float("inf"))
     assert info.num_clipped == 0
@@ -128,8 +127,7 @@ def test_unstandardised_data_warn_about_clipped_log_scales(data):
 
 def test_standardised_and_narrow_data_do_not_warn(data):
     x = data[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings_as_errors():
         initialize_flow_from_ig(make_gaussianization_flow(2, 2, 2, 8), x)
         initialize_flow_from_ig(make_coupling_flow(2, 1, num_components=8, hidden=(8,)), x)
         # clipping at the lower bound is benign (checks.py): no warning, but it is counted
