@@ -15,11 +15,12 @@ export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
+.PHONY: book test unit test-backends notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
 
 help:
 	@echo "make book         build the tutorial site into _build/html"
 	@echo "make test         run every test (unit, property, notebooks, book build, browser check)"
+	@echo "make test-backends  the unit tests on the JAX and torch backends of Keras"
 	@echo "make bench        full benchmark run (writes benchmarks/results.json)"
 	@echo "make bench-quick  a short benchmark run"
 	@echo "make bench-speed  only the speed suite: ours on TensorFlow, JAX and torch against zuko"
@@ -40,6 +41,17 @@ book: $(STAMP)
 # tests/test_site_check.py drives the real browser, so unit tests need it too.
 unit: $(STAMP) browser
 	$(PY) -m pytest tests -q
+
+# The unit tests again on the other Keras backends the library supports (the `backends` extra).
+# The browser check and the tests marked TensorFlow-only are left out (the latter skip themselves).
+# JAX compiles every bijector once per input shape; its persistent cache in .jax_cache makes the
+# identical compilations of later tests and later runs a disk read.
+BACKEND_TESTS := $(PY) -m pytest tests -q --ignore=tests/test_site_check.py
+test-backends: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[backends]"
+	KERAS_BACKEND=jax JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax_cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+		$(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(BACKEND_TESTS)
 
 # Every notebook under nbval, once with each of TensorFlow's CPU kernel families (oneDNN on, then
 # off): their float rounding differs, and every claim must hold under both. Any stderr output of a

@@ -12,7 +12,8 @@ Subpackages and modules:
 Importing the package imports the flow library, so every Keras class of it is registered and
 ``keras.saving.load_model`` reads saved flows. TensorFlow is imported quietly
 (:func:`gaussianization.notebook.quiet_tensorflow_import`: its start-up notices are filtered,
-``TF_CPP_MIN_LOG_LEVEL`` and ``KERAS_BACKEND`` default to 2 and ``tensorflow`` unless set).
+``TF_CPP_MIN_LOG_LEVEL`` and ``KERAS_BACKEND`` default to 2 and ``tensorflow`` unless set);
+with ``KERAS_BACKEND=jax`` or ``torch`` it is imported only if it is installed.
 """
 
 from gaussianization.notebook import quiet_tensorflow_import, setup

@@ -25,6 +25,7 @@ claims are checked against more than one draw.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -84,11 +85,15 @@ def quiet_tensorflow_import() -> None:
     """Import TensorFlow without its start-up notices (a no-op once it is imported).
 
     Sets ``TF_CPP_MIN_LOG_LEVEL=2`` and ``KERAS_BACKEND=tensorflow`` unless the user set
-    them. Lines other than the known notices are passed on to ``sys.stderr``.
+    them. Lines other than the known notices are passed on to ``sys.stderr``. Under another
+    Keras backend (``KERAS_BACKEND=jax`` or ``torch``) TensorFlow is imported only where it is
+    installed: Keras imports it then anyway (``keras.utils.set_random_seed`` seeds it).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" in sys.modules:
+        return
+    if os.environ["KERAS_BACKEND"] != "tensorflow" and importlib.util.find_spec("tensorflow") is None:
         return
     with _stderr_filtered(_STARTUP_NOTICES):
         import tensorflow  # noqa: F401

@@ -6,12 +6,14 @@ Fixtures built on them live in ``conftest.py``.
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
-from gaussianization.gauss_keras._backend import batch_jacobian
+from gaussianization.gauss_keras._backend import BACKEND, batch_jacobian
 
 
 def moons(n: int = 2000, seed: int = 0) -> np.ndarray:
@@ -20,6 +22,68 @@ def moons(n: int = 2000, seed: int = 0) -> np.ndarray:
 
     x, _ = make_moons(n, noise=0.05, random_state=seed)
     return ((x - x.mean(0)) / x.std(0)).astype("float32")
+
+
+def tensorflow_only(reason: str):
+    """Mark a test that is about TensorFlow itself (its graphs, XLA, its log lines): skipped on
+    the other Keras backends, with ``reason``."""
+    return pytest.mark.skipif(BACKEND != "tensorflow", reason=f"TensorFlow only: {reason}")
+
+
+def numpy(t) -> np.ndarray:
+    """A backend tensor (or array, or Keras variable) as a NumPy array, on every backend."""
+    return np.asarray(ops.convert_to_numpy(t))
+
+
+def gradients(fn, *xs):
+    """``(fn(*xs), [∂fn/∂x for x in xs])`` by autodiff, for a scalar-valued ``fn`` of tensors.
+
+    ``xs`` are arrays or tensors (each converted to a tensor of its own dtype). The gradients are
+    backend tensors; the derivative of ``gradients(...)[1]`` can be taken again (``batch_jacobian``
+    of a gradient gives Hessians) on every backend.
+    """
+    xs = [ops.convert_to_tensor(x) for x in xs]
+    if BACKEND == "jax":
+        import jax
+
+        value, grads = jax.value_and_grad(lambda args: fn(*args))(xs)
+        return value, list(grads)
+    if BACKEND == "torch":
+        import torch.func
+
+        grads, value = torch.func.grad_and_value(lambda args: fn(*args))(xs)
+        return value, list(grads)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        value = fn(*xs)
+    return value, tape.gradient(value, xs)
+
+
+def variable_gradients(fn, variables):
+    """``(fn(), [∂fn/∂v for v in variables])`` for a scalar-valued ``fn`` that reads the Keras
+    ``variables`` (e.g. a loss of a model and ``model.trainable_variables``)."""
+    variables = list(variables)
+    if BACKEND == "jax":
+        import jax
+
+        def stateless(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return fn()
+
+        value, grads = jax.value_and_grad(stateless)([v.value for v in variables])
+        return value, list(grads)
+    if BACKEND == "torch":
+        import torch
+
+        value = fn()
+        return value, list(torch.autograd.grad(value, [v.value for v in variables], allow_unused=True))
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = fn()
+    return value, tape.gradient(value, variables)
 
 
 def autodiff_jacobian(fn, x) -> np.ndarray:
@@ -47,6 +111,18 @@ def round_trip_errors(flow, x):
     back = ops.convert_to_numpy(flow.invert(flow(x)))
     err = np.linalg.norm(back - np.asarray(x), axis=1)
     return float(err.max()), float(np.median(err))
+
+
+@contextlib.contextmanager
+def warnings_as_errors():
+    """Turn every warning into an error inside the block, except one that is not the library's:
+    NumPy 2's DeprecationWarning that torch's ``Tensor.__array__`` takes no ``copy`` keyword
+    (every ``keras.ops.convert_to_numpy`` of a torch tensor raises it with torch 2.13)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
+                                category=DeprecationWarning)
+        yield
 
 
 @contextlib.contextmanager

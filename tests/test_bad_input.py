@@ -36,6 +36,7 @@ from gaussianization.gauss_keras import (
 
 from . import bijector_registry
 from .flow_registry import FLOWS, REGISTRY, flow_data
+from .helpers import tensorflow_only
 
 NAMES = sorted(REGISTRY)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -227,6 +228,7 @@ def test_the_guard_can_be_turned_off_and_is_not_added_twice():
     assert guard._saved_at == "the end of epoch 2"
 
 
+@tensorflow_only("about TensorFlow's tf.function retracing warnings")
 def test_the_guard_traces_nothing_so_many_fits_stay_quiet(caplog):
     """Chapter 06 fits many flows in one kernel: a graph traced per ``fit`` made TensorFlow log
     "triggered tf.function retracing" onto the rendered page."""

@@ -2,7 +2,7 @@
 
 The library (`gaussianization/gauss_keras/`) is the product; the book's helpers (data sets,
 metrics, plotting, the chapter-1 teaching code, the notebook set-up) and matplotlib are not part
-of it, and TensorFlow is reached through one module only, `gauss_keras/_backend.py`. One test
+of it, and TensorFlow, JAX and torch are reached through one module only, `gauss_keras/_backend.py`. One test
 imports the library with matplotlib and seaborn made unimportable; two scan the sources (every
 ``import`` statement anywhere in a module, function bodies included, relative imports resolved).
 """
@@ -192,7 +192,8 @@ def test_library_does_not_import_the_books_helpers_or_plotting():
                           "seaborn:\n  " + "\n  ".join(offences))
 
 
-def test_only_the_backend_module_imports_tensorflow():
-    offences = _offences([path for path in _library_files() if path != BACKEND], ("tensorflow",))
-    assert not offences, ("only gaussianization/gauss_keras/_backend.py may import tensorflow; also found:\n  "
-                          + "\n  ".join(offences))
+def test_only_the_backend_module_imports_a_backend():
+    backends = ("tensorflow", "jax", "torch", "keras.src")  # keras.src: Keras's private modules
+    offences = _offences([path for path in _library_files() if path != BACKEND], backends)
+    assert not offences, ("only gaussianization/gauss_keras/_backend.py may import TensorFlow, JAX, torch or "
+                          "Keras's private modules; also found:\n  " + "\n  ".join(offences))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from keras import ops
 
 from gaussianization.gauss_keras import (
@@ -20,7 +19,7 @@ from gaussianization.gauss_keras import (
 )
 from gaussianization.gauss_keras.transformers.spline import rq_spline_forward, rq_spline_inverse, spline_knots
 
-from .helpers import autodiff_log_det, perturb
+from .helpers import autodiff_log_det, gradients, numpy, perturb, variable_gradients
 
 BOUND = 3.0
 
@@ -55,14 +54,14 @@ def test_identity_at_initialisation(owned_head):
     layer = spline([True, False, False], noise=0.0, owned_head=owned_head)
     x = mixed_inputs(3)
     z, log_det = layer.forward_and_log_det(x)
-    np.testing.assert_allclose(z.numpy(), x, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(log_det.numpy(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(numpy(z), x, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(numpy(log_det), 0.0, atol=1e-6)
     if owned_head:
         return
     flow = make_spline_coupling_flow(3, 2)
     rotations = [b for b in flow.bijector_layers if type(b).__name__ == "Householder"]
     expected = x @ rotations[0].matrix() @ rotations[1].matrix()
-    np.testing.assert_allclose(flow(x).numpy(), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(numpy(flow(x)), expected, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("mask", [[True, False], [False, True, False, True], [True, True, False]])
@@ -70,13 +69,13 @@ def test_round_trip_float32_in_and_out_of_range(mask):
     layer = spline(mask, seed=len(mask))
     x = mixed_inputs(len(mask))
     z, log_det = layer.forward_and_log_det(x)
-    assert np.isfinite(z.numpy()).all() and np.isfinite(log_det.numpy()).all()
+    assert np.isfinite(numpy(z)).all() and np.isfinite(numpy(log_det)).all()
     back, inv_log_det = layer.inverse_and_log_det(z)
-    err = np.abs(back.numpy() - x)
+    err = np.abs(numpy(back) - x)
     assert err.max() <= 1e-5, err.max()
-    np.testing.assert_allclose(inv_log_det.numpy(), -log_det.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(numpy(inv_log_det), -numpy(log_det), rtol=1e-4, atol=1e-4)
     outside = np.abs(x) > BOUND
-    np.testing.assert_array_equal(z.numpy()[outside], x[outside])  # identity tails, exactly
+    np.testing.assert_array_equal(numpy(z)[outside], x[outside])  # identity tails, exactly
 
 
 def test_spline_is_monotone_and_continuous_at_the_bounds():
@@ -84,26 +83,27 @@ def test_spline_is_monotone_and_continuous_at_the_bounds():
     grid = np.linspace(-4.0, 4.0, 4001)
     x = np.stack([np.full_like(grid, 0.7), grid], axis=1)
     z, log_det = layer.forward_and_log_det(x)
-    y = z.numpy()[:, 1]
+    y = numpy(z)[:, 1]
     assert np.all(np.diff(y) > 0)
     for b in (-BOUND, BOUND):  # value and slope match the identity tails at ±B
         z_b, ld_b = layer.forward_and_log_det(np.array([[0.7, b], [0.7, b * (1 + 1e-9)]]))
-        np.testing.assert_allclose(z_b.numpy()[:, 1], [b, b * (1 + 1e-9)], atol=1e-12)
-        np.testing.assert_allclose(ld_b.numpy(), 0.0, atol=1e-12)
+        np.testing.assert_allclose(numpy(z_b)[:, 1], [b, b * (1 + 1e-9)], atol=1e-12)
+        np.testing.assert_allclose(numpy(ld_b), 0.0, atol=1e-12)
 
 
 def test_finite_gradients_out_of_range():
     layer = spline([False, True], seed=2, noise=0.5)
-    x = tf.constant(np.array([[1e3, -1e3], [-1e3, 5.0], [BOUND, -BOUND], [10.0, 0.1], [-BOUND, 1e3]], "float32"))
+    x = np.array([[1e3, -1e3], [-1e3, 5.0], [BOUND, -BOUND], [10.0, 0.1], [-BOUND, 1e3]], "float32")
     for direction in ("forward_and_log_det", "inverse_and_log_det"):
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch(x)
-            out, log_det = getattr(layer, direction)(x)
-            total = tf.reduce_sum(out) + tf.reduce_sum(log_det)
-        grads = tape.gradient(total, [x] + layer.trainable_variables)
-        assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads), direction
+        def total(t, direction=direction):
+            out, log_det = getattr(layer, direction)(t)
+            return ops.sum(out) + ops.sum(log_det)
+
+        grads = gradients(total, x)[1] + variable_gradients(lambda: total(x), layer.trainable_variables)[1]
+        assert all(g is not None and np.isfinite(numpy(g)).all() for g in grads), direction
         # Outside [-B, B] the map is the identity: d out / d x = 1 there.
-        np.testing.assert_allclose(tape.gradient(out, x).numpy()[[0, 1], 0], 1.0)
+        d_out = gradients(lambda t, direction=direction: ops.sum(getattr(layer, direction)(t)[0]), x)[1][0]
+        np.testing.assert_allclose(numpy(d_out)[[0, 1], 0], 1.0)
 
 
 @pytest.mark.parametrize("owned_head", [False, True])
@@ -112,24 +112,24 @@ def test_log_det_matches_autodiff_float64(owned_head):
     x = mixed_inputs(4, n=64, dtype="float64", seed=7)
     z, log_det = layer.forward_and_log_det(x)
     expected = autodiff_log_det(lambda t: layer.forward_and_log_det(t)[0], x)
-    np.testing.assert_allclose(log_det.numpy(), expected, rtol=1e-6, atol=1e-9)
-    back = layer.inverse(z).numpy()
+    np.testing.assert_allclose(numpy(log_det), expected, rtol=1e-6, atol=1e-9)
+    back = numpy(layer.inverse(z))
     np.testing.assert_allclose(back, x, rtol=1e-12, atol=1e-10)
 
 
 def test_knots_are_valid_and_zero_output_is_identity():
-    theta = tf.constant(np.random.default_rng(0).normal(0, 3.0, (5, 2 * (3 * 6 - 1))))
-    xk, yk, derivs = (t.numpy() for t in spline_knots(theta, 2, 6, BOUND, 1e-3, 1e-3, 1e-3))
+    theta = ops.convert_to_tensor(np.random.default_rng(0).normal(0, 3.0, (5, 2 * (3 * 6 - 1))))
+    xk, yk, derivs = (numpy(t) for t in spline_knots(theta, 2, 6, BOUND, 1e-3, 1e-3, 1e-3))
     for knots in (xk, yk):
         np.testing.assert_array_equal(knots[..., 0], -BOUND)
         np.testing.assert_array_equal(knots[..., -1], BOUND)
         assert np.all(np.diff(knots, axis=-1) >= 2 * BOUND * 1e-3 * 0.999)
     assert np.all(derivs > 1e-3) and np.all(derivs[..., [0, -1]] == 1.0)
-    zero = tf.zeros((3, 2 * 17), "float64")
-    x = tf.constant(np.linspace(-2.9, 2.9, 6).reshape(3, 2))
+    zero = ops.zeros((3, 2 * 17), "float64")
+    x = ops.convert_to_tensor(np.linspace(-2.9, 2.9, 6).reshape(3, 2))
     y, log_slope = rq_spline_forward(x, *spline_knots(zero, 2, 6, BOUND, 1e-3, 1e-3, 1e-3), BOUND)
-    np.testing.assert_allclose(y.numpy(), x.numpy(), atol=1e-14)
-    np.testing.assert_allclose(log_slope.numpy(), 0.0, atol=1e-14)
+    np.testing.assert_allclose(numpy(y), numpy(x), atol=1e-14)
+    np.testing.assert_allclose(numpy(log_slope), 0.0, atol=1e-14)
 
 
 def test_transformer_maps_invert_each_other():
@@ -137,15 +137,15 @@ def test_transformer_maps_invert_each_other():
     assert spline_t.num_params(3) == 3 * 14 and not np.any(spline_t.initial_params(3))
     # θ ~ N(0, 0.5²) keeps every slope well above the minimum: measured round-trip error below
     # 1e-14. (With θ ~ N(0, 1.5²) slopes reach 5e-6 and the error is limited by that conditioning.)
-    theta = tf.constant(np.random.default_rng(1).normal(0, 0.5, (50, spline_t.num_params(3))))
+    theta = ops.convert_to_tensor(np.random.default_rng(1).normal(0, 0.5, (50, spline_t.num_params(3))))
     params = spline_t.unpack(theta, 3)
     assert all(tuple(p.shape) == (50, 3, 6) for p in params)
-    x = tf.constant(np.random.default_rng(2).uniform(-4.0, 4.0, (50, 3)))
+    x = ops.convert_to_tensor(np.random.default_rng(2).uniform(-4.0, 4.0, (50, 3)))
     y, log_dy = spline_t.forward(x, params)
     back, log_dx = rq_spline_inverse(y, *params, BOUND)
-    np.testing.assert_allclose(back.numpy(), x.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(log_dx.numpy(), -log_dy.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(spline_t.inverse(y, params)[0].numpy(), back.numpy())
+    np.testing.assert_allclose(numpy(back), numpy(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(numpy(log_dx), -numpy(log_dy), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(numpy(spline_t.inverse(y, params)[0]), numpy(back))
     assert RationalQuadraticSpline.from_config(spline_t.get_config()).get_config() == spline_t.get_config()
     with pytest.raises(ValueError, match="cannot pack"):
         spline_t.pack(np.zeros(3))
@@ -190,11 +190,11 @@ def test_argument_types_are_normalised_and_one_bin_is_the_identity():
     assert type(config["num_bins"]) is int and type(config["bound"]) is float and config["bound"] == 2.5
     one = RationalQuadraticSpline(num_bins=1)
     assert one.num_params(3) == 6
-    theta = tf.constant(np.random.default_rng(0).normal(0, 2.0, (20, 6)))
-    x = tf.constant(np.random.default_rng(1).uniform(-4.0, 4.0, (20, 3)))
+    theta = ops.convert_to_tensor(np.random.default_rng(0).normal(0, 2.0, (20, 6)))
+    x = ops.convert_to_tensor(np.random.default_rng(1).uniform(-4.0, 4.0, (20, 3)))
     y, log_dy = one.forward(x, one.unpack(theta, 3))
-    np.testing.assert_allclose(y.numpy(), x.numpy(), atol=1e-14)
-    np.testing.assert_allclose(log_dy.numpy(), 0.0, atol=1e-14)
+    np.testing.assert_allclose(numpy(y), numpy(x), atol=1e-14)
+    np.testing.assert_allclose(numpy(log_dy), 0.0, atol=1e-14)
 
 
 def test_bad_arguments_raise():
@@ -215,50 +215,48 @@ def test_extreme_inputs_are_identity_with_finite_gradients(dtype):
     edge = np.nextafter(np.array(BOUND, dtype), np.array(np.inf, dtype))
     values = np.array([big, -big, np.inf, -np.inf, 1e30 if dtype == "float64" else 1e20, -edge, edge,
                        BOUND, -BOUND, 0.5], dtype)
-    x = tf.constant(np.stack([values, values[::-1]], axis=1).reshape(-1, 4))
+    x = np.stack([values, values[::-1]], axis=1).reshape(-1, 4)
     spline_t = RationalQuadraticSpline(num_bins=6)
-    theta = tf.Variable(np.random.default_rng(3).normal(0, 1.5, (x.shape[0], spline_t.num_params(4))).astype(dtype))
-    outside = np.abs(x.numpy()) > BOUND
-    finite = np.isfinite(x.numpy())
+    theta = np.random.default_rng(3).normal(0, 1.5, (x.shape[0], spline_t.num_params(4))).astype(dtype)
+    outside = np.abs(x) > BOUND
+    finite = np.isfinite(x)
     for direction in (rq_spline_forward, rq_spline_inverse):
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch(x)
-            out, log_slope = direction(x, *spline_t.unpack(theta, 4), BOUND)
-            masked = tf.where(np.isfinite(out.numpy()), out, tf.zeros_like(out))
-            total = tf.reduce_sum(masked) + tf.reduce_sum(log_slope)
-        out, log_slope = out.numpy(), log_slope.numpy()
+        def total(t, th, direction=direction):
+            out, log_slope = direction(t, *spline_t.unpack(th, 4), BOUND)
+            return ops.sum(ops.where(ops.isfinite(out), out, ops.zeros_like(out))) + ops.sum(log_slope)
+
+        out, log_slope = (numpy(t) for t in direction(x, *spline_t.unpack(ops.convert_to_tensor(theta), 4), BOUND))
         assert not np.isnan(out).any() and not np.isnan(log_slope).any(), direction.__name__
-        np.testing.assert_array_equal(out[outside], x.numpy()[outside])
+        np.testing.assert_array_equal(out[outside], x[outside])
         np.testing.assert_array_equal(log_slope[outside], 0.0)
         assert np.all(np.abs(out[~outside]) <= BOUND) and np.isfinite(log_slope).all()
-        grad_theta = tape.gradient(total, theta).numpy()
+        grad_x, grad_theta = (numpy(g) for g in gradients(total, x, theta)[1])
         assert np.isfinite(grad_theta).all(), direction.__name__
-        grad_x = tape.gradient(total, x).numpy()
         np.testing.assert_array_equal(grad_x[outside & finite], 1.0)
 
 
 def test_nan_stays_in_its_own_element():
     spline_t = RationalQuadraticSpline(num_bins=8)
     rng = np.random.default_rng(8)
-    theta = tf.Variable(rng.normal(0, 1.5, (6, spline_t.num_params(3))).astype("float32"))
+    theta = ops.convert_to_tensor(rng.normal(0, 1.5, (6, spline_t.num_params(3))).astype("float32"))
     clean = rng.uniform(-4.0, 4.0, (6, 3)).astype("float32")
     dirty = clean.copy()
     dirty[1, 2] = dirty[4, 0] = np.nan
     nan = np.isnan(dirty)
     for direction in (rq_spline_forward, rq_spline_inverse):
-        expected = [v.numpy() for v in direction(tf.constant(clean), *spline_t.unpack(theta, 3), BOUND)]
-        with tf.GradientTape() as tape:
-            out, log_slope = direction(tf.constant(dirty), *spline_t.unpack(theta, 3), BOUND)
-            total = tf.reduce_sum(out) + tf.reduce_sum(log_slope)
-        for got, want in zip((out.numpy(), log_slope.numpy()), expected):
+        expected = [numpy(v) for v in direction(clean, *spline_t.unpack(theta, 3), BOUND)]
+        out, log_slope = direction(dirty, *spline_t.unpack(theta, 3), BOUND)
+        for got, want in zip((numpy(out), numpy(log_slope)), expected):
             assert np.isnan(got[nan]).all()
             np.testing.assert_array_equal(got[~nan], want[~nan])
-        assert np.isfinite(tape.gradient(total, theta).numpy()).all(), direction.__name__
+        _, (grad,) = gradients(lambda th, direction=direction: ops.sum(
+            sum(direction(dirty, *spline_t.unpack(th, 3), BOUND))), theta)
+        assert np.isfinite(numpy(grad)).all(), direction.__name__
     # In a coupling (x_a = column 0) a NaN in x_b stays in its element of z and its row's log-det;
     # a NaN in x_a reaches the conditioner, i.e. its row (and no other).
     layer = spline([True, False, False], seed=3)
-    z, log_det = (v.numpy() for v in layer.forward_and_log_det(dirty))
-    z_clean, log_det_clean = (v.numpy() for v in layer.forward_and_log_det(clean))
+    z, log_det = (numpy(v) for v in layer.forward_and_log_det(dirty))
+    z_clean, log_det_clean = (numpy(v) for v in layer.forward_and_log_det(clean))
     expected_nan = nan | nan[:, :1]
     np.testing.assert_array_equal(np.isnan(z), expected_nan)
     np.testing.assert_allclose(z[~expected_nan], z_clean[~expected_nan], rtol=1e-6, atol=1e-6)
@@ -271,14 +269,12 @@ def _conditioning(x, params64):
     """At float64 points ``x`` (``(n, d)``) of the float64 spline ``params64``: ``(y, dx/dy, K)``
     with ``K = Σ_p |∂y/∂p|·|p|`` over the rounded parameters (interior knots ``x_k``, ``y_k`` and
     interior derivatives; the ends ±B and δ_0 = δ_M = 1 are exact), by autodiff."""
-    params = [tf.Variable(p) for p in params64]
-    with tf.GradientTape() as tape:
-        y, log_dy = rq_spline_forward(tf.constant(x), *params, BOUND)
-        total = tf.reduce_sum(y)
-    grads = tape.gradient(total, params)
-    knots_term = sum(np.sum(np.abs(g.numpy()[..., 1:-1] * p.numpy()[..., 1:-1]), axis=-1)
+    params = [ops.convert_to_tensor(p) for p in params64]
+    y, log_dy = rq_spline_forward(x, *params, BOUND)
+    grads = gradients(lambda *p: ops.sum(rq_spline_forward(x, *p, BOUND)[0]), *params)[1]
+    knots_term = sum(np.sum(np.abs(numpy(g)[..., 1:-1] * numpy(p)[..., 1:-1]), axis=-1)
                      for g, p in zip(grads, params))
-    return y.numpy(), np.exp(-log_dy.numpy()), knots_term
+    return numpy(y), np.exp(-numpy(log_dy)), knots_term
 
 
 def _random_splines(rng, n=4000, d=4, num_bins=8):
@@ -312,7 +308,7 @@ def float32_round_trip_ratio(seed, draws=5, forward=rq_spline_forward, inverse=r
     worst = 0.0
     for _ in range(draws):
         p32, p64 = _random_splines(rng)
-        x = _points_on_and_near_knots(rng, p32[0].numpy(), 1000)
+        x = _points_on_and_near_knots(rng, numpy(p32[0]), 1000)
         y32, _ = forward(ops.convert_to_tensor(x), *p32, BOUND)
         back = ops.convert_to_numpy(inverse(y32, *p32, BOUND)[0]).astype("float64")
         _, dx_dy, knots_term = _conditioning(x.astype("float64"), p64)
@@ -330,7 +326,7 @@ def float32_inverse_ratio(seed, draws=5, inverse=rq_spline_inverse):
     worst = 0.0
     for _ in range(draws):
         p32, p64 = _random_splines(rng)
-        y = _points_on_and_near_knots(rng, p32[1].numpy(), 1000)
+        y = _points_on_and_near_knots(rng, numpy(p32[1]), 1000)
         ref = ops.convert_to_numpy(inverse(ops.convert_to_tensor(y.astype("float64")), *p64, BOUND)[0])
         x32 = ops.convert_to_numpy(inverse(ops.convert_to_tensor(y), *p32, BOUND)[0]).astype("float64")
         _, dx_dy, knots_term = _conditioning(ref, p64)

@@ -20,7 +20,7 @@ from gaussianization.gauss_keras import (
 )
 from gaussianization.gauss_keras.bijectors.rotation import householder_vectors, pca_rotation
 
-from .helpers import floatx, moons
+from .helpers import floatx, moons, numpy, warnings_as_errors
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def make_flow(family, dtype):
 
 
 def reflector_norms(flow):
-    return np.concatenate([np.linalg.norm(layer.vectors.numpy(), axis=1)
+    return np.concatenate([np.linalg.norm(numpy(layer.vectors), axis=1)
                            for layer in flow.bijector_layers if isinstance(layer, Householder)])
 
 
@@ -60,16 +60,16 @@ def test_degenerate_columns_give_a_finite_working_flow(data, kind, family, dtype
     assert info.num_degenerate >= 1 and info.num_clipped == 0
     assert np.isfinite(info.train_nll).all() and np.isfinite(info.validation_nll).all()
     np.testing.assert_allclose(reflector_norms(flow), 1.0, rtol=1e-6)
-    lp = flow.log_prob(x.astype(dtype)).numpy()
+    lp = numpy(flow.log_prob(x.astype(dtype)))
     assert np.isfinite(lp).all() and abs(-lp.mean() - info.train_nll[-1]) < 1e-3
-    assert np.isfinite(flow.log_prob(held.astype(dtype)).numpy()).all()
-    assert np.isfinite(flow.log_prob(off.astype(dtype)).numpy()).all()
+    assert np.isfinite(numpy(flow.log_prob(held.astype(dtype)))).all()
+    assert np.isfinite(numpy(flow.log_prob(off.astype(dtype)))).all()
     # training continues (float64 and the other kind are the same code; slow to trace on 2 cores)
     if dtype == "float32" and (kind, family) in (("constant", "coupling"), ("collinear", "diagonal")):
         flow.compile(keras.optimizers.Adam(1e-3))
         history = flow.fit(x.astype(dtype), epochs=2, batch_size=200, verbose=0)
         assert np.isfinite(history.history["loss"]).all()
-        assert np.isfinite(flow.log_prob(off.astype(dtype)).numpy()).all()
+        assert np.isfinite(numpy(flow.log_prob(off.astype(dtype)))).all()
 
 
 @pytest.mark.parametrize("angle", [1e-31, 1e-20, 1e-17, 1e-12, 1e-6])
@@ -104,8 +104,8 @@ def test_ig_init_is_finite_with_constant_or_collinear_columns(seed, d, constant,
         info = initialize_flow_from_ig(flow, x, validation_data=held)
     assert np.isfinite(info.train_nll).all() and np.isfinite(info.validation_nll).all()
     np.testing.assert_allclose(reflector_norms(flow), 1.0, rtol=1e-6)
-    assert np.isfinite(flow.log_prob(x.astype("float32")).numpy()).all()
-    assert np.isfinite(flow.log_prob(held.astype("float32")).numpy()).all()
+    assert np.isfinite(numpy(flow.log_prob(x.astype("float32")))).all()
+    assert np.isfinite(numpy(flow.log_prob(held.astype("float32")))).all()
 
 
 # -- unstandardised data ------------------------------------------------------------------------
@@ -119,8 +119,7 @@ def test_unstandardised_data_warn_about_clipped_log_scales(data):
         initialize_flow_from_ig(make_coupling_flow(2, 1, num_components=8, hidden=(8,)), wide)
     with pytest.warns(UserWarning, match="clipped"):
         fit_rbig(wide, 1, 8, log_scale_clip=3.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings_as_errors():
         fit_rbig(wide, 1, 8)  # no clip, nothing to warn about
         info = initialize_flow_from_ig(diagonal, wide, log_scale_bound=float("inf"))
     assert info.num_clipped == 0
@@ -128,8 +127,7 @@ def test_unstandardised_data_warn_about_clipped_log_scales(data):
 
 def test_standardised_and_narrow_data_do_not_warn(data):
     x = data[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings_as_errors():
         initialize_flow_from_ig(make_gaussianization_flow(2, 2, 2, 8), x)
         initialize_flow_from_ig(make_coupling_flow(2, 1, num_components=8, hidden=(8,)), x)
         # clipping at the lower bound is benign (checks.py): no warning, but it is counted
@@ -148,14 +146,14 @@ def test_nonfinite_rows_are_named(data):
     x[40, 0] = np.inf
     held[5, 0] = -np.inf
     flow = make_gaussianization_flow(2, 1, 2, 4)
-    before = [w.numpy().copy() for w in flow.weights]
+    before = [numpy(w).copy() for w in flow.weights]
     message = r"X has 3 of 600 rows with NaN or infinite values \(rows 3, 17, 40\)"
     with pytest.raises(ValueError, match=message):
         initialize_flow_from_ig(flow, x)
     with pytest.raises(ValueError, match=r"validation_data has 1 of 300 rows .*\(rows 5\)"):
         initialize_flow_from_ig(flow, data[0], validation_data=held)
     for w, b in zip(flow.weights, before):
-        np.testing.assert_array_equal(w.numpy(), b)
+        np.testing.assert_array_equal(numpy(w), b)
     with pytest.raises(ValueError, match=message):
         fit_rbig(x, 1, 2)
     with pytest.raises(ValueError, match=r"validation_data has 1 of 300 rows"):

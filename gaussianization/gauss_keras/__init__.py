@@ -3,6 +3,11 @@
 Forward maps data ``x`` to latent ``z``; ``log_det`` is ``log|det J|`` per example, shape
 ``(batch,)``. Layers are registered Keras objects, so flows save to ``.keras`` files and reload
 exactly. The package layout (one job per module) is listed on the book's API page.
+
+The library runs unchanged on the ``tensorflow``, ``jax`` and ``torch`` backends of Keras
+(``KERAS_BACKEND``); the little that differs between them is in :mod:`._backend`. Under JAX
+and torch, importing the library keeps float64 computations in float64 (it turns on JAX's
+``jax_enable_x64`` and stops Keras demoting float64 results; see :mod:`._backend`).
 """
 
 from .bijectors import (

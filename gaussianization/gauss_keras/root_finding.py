@@ -5,18 +5,20 @@
 Newton step if it stays in the bracket and at most halves the previous step, otherwise a
 false-position step (Illinois variant), so it converges for every finite bracket and reaches the
 quadratic rate of Newton's method near the root. Rows that have converged are dropped from the
-loop, so a few slow rows do not cost passes over all of them.
+loop, so a few slow rows do not cost passes over all of them (on JAX, whose loops keep their
+shapes, they are frozen instead).
 
 Reference: Press et al., *Numerical Recipes* (3rd ed.), §9.4 (``rtsafe``) and §9.2 (Illinois).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 from keras import ops
 
-from ._backend import while_loop_shrinking
+from ._backend import STATIC_SHAPES, compile_function, while_loop_shrinking
 
 __all__ = ["BracketState", "solve_increasing"]
 
@@ -88,35 +90,79 @@ def solve_increasing(residual, x0, lo, hi, params, *, tol: float, max_iterations
     """Roots of ``M`` increasing scalar equations, ``(M,)``.
 
     Args:
-        residual: ``residual(x, *params) -> (h, dh/dx)``, each ``(M',)``, for the ``M' ≤ M``
-            rows still running (``params`` are gathered to those rows).
+        residual: ``residual(x, *params) -> (h, dh/dx)``, each ``(M',)``, for ``M' ≤ M`` rows
+            (``params`` are gathered to those rows).
         x0, lo, hi: start and bracket, ``(M,)``, with ``lo ≤ root ≤ hi``; ``x0`` in the bracket.
         params: tuple of tensors with leading dimension ``M`` (row-wise parameters).
         tol: a row stops once its iterate is within ``tol · (1 + |x|)`` of the root.
         max_iterations: cap on the iterations; a row still running then returns its last
             iterate, which lies in the bracket.
 
-    Returns the final iterates ``(M,)``; rows whose start is NaN stay NaN.
+    Returns the final iterates ``(M,)``; rows whose start is NaN stay NaN. Every backend takes
+    the same steps (:func:`_step`, :func:`_finished`); only the loop differs: finished rows are
+    dropped (TensorFlow, torch) or, where shapes must stay fixed (JAX), frozen in place.
     """
-    params = tuple(params)
+    x0, lo, hi = (ops.convert_to_tensor(t) for t in (x0, lo, hi))
+    params = tuple(ops.convert_to_tensor(p) for p in params)
+    tol, max_iterations = float(tol), int(max_iterations)
+    if STATIC_SHAPES:  # compiled once per shape and dtype, not traced again at every call
+        return _frozen_rows_solver(residual, tol, max_iterations)(x0, lo, hi, params)
+    return _dropped_rows_loop(_updater(residual, tol), BracketState.start(x0, lo, hi), params, max_iterations)
+
+
+def _updater(residual, tol):
+    """``update(state, row_params) -> (new_state, finished)``: one step of every row given."""
+
+    def update(old: BracketState, row_params):
+        new = _step(old, *residual(old.x, *row_params))
+        return new, _finished(old, new, tol)
+
+    return update
+
+
+@functools.lru_cache(maxsize=None)
+def _frozen_rows_solver(residual, tol: float, max_iterations: int):
+    """:func:`solve_increasing` with :func:`_frozen_rows_loop`, compiled (``x0, lo, hi, params`` in)."""
+
+    def solve(x0, lo, hi, params):
+        return _frozen_rows_loop(_updater(residual, tol), BracketState.start(x0, lo, hi), params, max_iterations)
+
+    return compile_function(solve)
+
+
+def _dropped_rows_loop(update, start: BracketState, params, max_iterations: int):
+    """Iterate ``update`` on the running rows only: finished rows leave the loop."""
     n_state = len(BracketState._fields)
 
     def cond(i, out, index, *rows):
-        return ops.logical_and(i < int(max_iterations), ops.shape(index)[0] > 0)
+        return ops.logical_and(i < max_iterations, ops.shape(index)[0] > 0)
 
     def body(i, out, index, *rows):
-        old = BracketState(*rows[:n_state])
-        row_params = rows[n_state:]
-        new = _step(old, *residual(old.x, *row_params))
+        new, finished = update(BracketState(*rows[:n_state]), rows[n_state:])
         out = ops.scatter_update(out, ops.expand_dims(index, -1), new.x)
-        going = ops.logical_not(_finished(old, new, tol))
-        rows = (index, *new, *row_params)
+        going = ops.logical_not(finished)
+        rows = (index, *new, *rows[n_state:])
         # Drop the finished rows once they are worth a gather (a tenth of the active ones).
         rows = ops.cond(10 * ops.sum(ops.cast(going, "int32")) < 9 * ops.shape(index)[0],
                         lambda: tuple(ops.take(t, ops.where(going)[0], axis=0) for t in rows),
                         lambda: rows)
         return (i + 1, out, *rows)
 
-    index = ops.arange(ops.shape(x0)[0], dtype="int64")
-    loop_vars = (0, x0, index, *BracketState.start(x0, lo, hi), *params)
-    return while_loop_shrinking(cond, body, loop_vars)[1]
+    index = ops.arange(ops.shape(start.x)[0], dtype="int64")
+    return while_loop_shrinking(cond, body, (0, start.x, index, *start, *params))[1]
+
+
+def _frozen_rows_loop(update, start: BracketState, params, max_iterations: int):
+    """Iterate ``update`` on all rows with fixed shapes: a finished row keeps its state."""
+
+    def cond(i, running, *state):
+        return ops.logical_and(i < max_iterations, ops.any(running))
+
+    def body(i, running, *state):
+        old = BracketState(*state)
+        new, finished = update(old, params)
+        state = (ops.where(running, a, b) for a, b in zip(new, old))
+        return (i + 1, ops.logical_and(running, ops.logical_not(finished)), *state)
+
+    running = ops.ones(ops.shape(start.x), dtype="bool")
+    return ops.while_loop(cond, body, (0, running, *start))[2]

@@ -112,7 +112,8 @@ class NLLHistory(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
-        self._mean_nll = compile_function(lambda x: -ops.mean(model.log_prob(x)), getattr(model, "input_dim", None))
+        self._mean_nll = compile_function(lambda x: -ops.mean(model.log_prob(x)), getattr(model, "input_dim", None),
+                                          model.variables)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from .._backend import compile_eager
 from ..validation import as_float_input, cast_results
 
 
@@ -78,6 +79,16 @@ class Bijector(keras.layers.Layer):
             self.built = True
         return x, result_dtype
 
+    def _compiled_map(self, name):
+        """``self._forward`` or ``self._inverse`` through :func:`~.._backend.compile_eager` (compiled
+        once per input shape on JAX, made on first use of the built layer)."""
+        owner, compiled = self.__dict__.get("_compiled_maps", (None, {}))
+        if owner is not self:  # first use, or a copy of a layer that had compiled its maps
+            owner, compiled = self.__dict__["_compiled_maps"] = (self, {})
+        if name not in compiled:
+            compiled[name] = compile_eager(getattr(self, name), self.variables)
+        return compiled[name]
+
     # -- public API -----------------------------------------------------------------
     def call(self, x, inverse: bool = False):
         """``bijector(x)`` is ``forward(x)``; ``bijector(z, inverse=True)`` is ``inverse(z)``."""
@@ -89,12 +100,12 @@ class Bijector(keras.layers.Layer):
     def forward_and_log_det(self, x):
         """``(z, log_det)`` with ``z = f(x)`` of shape ``(batch, d)`` and ``log_det`` ``(batch,)``."""
         x, result_dtype = self._ensure_built(x)
-        return cast_results(result_dtype, *self._forward(x))
+        return cast_results(result_dtype, *self._compiled_map("_forward")(x))
 
     def inverse_and_log_det(self, z):
         """``(x, log_det)`` with ``x = f⁻¹(z)``; ``log_det = log|det J_{f⁻¹}(z)|``, ``(batch,)``."""
         z, result_dtype = self._ensure_built(z)
-        return cast_results(result_dtype, *self._inverse(z))
+        return cast_results(result_dtype, *self._compiled_map("_inverse")(z))
 
     def forward(self, x):
         """``z = f(x)``, shape ``(batch, d)``."""

@@ -138,7 +138,8 @@ class Flow(keras.Model):
         """``x = f⁻¹(z)`` for latent points ``z`` of shape ``(batch, d)`` (run as a compiled graph)."""
         z, result_dtype = self._check(z, "invert")
         if self._compiled_inverse is None:
-            self._compiled_inverse = compile_function(lambda t: self.inverse_and_log_det(t)[0], self.input_dim)
+            self._compiled_inverse = compile_function(lambda t: self.inverse_and_log_det(t)[0], self.input_dim,
+                                                      self.variables)
         return cast_results(result_dtype, self._compiled_inverse(z))[0]
 
     def sample(self, num_samples: int, seed=None):
