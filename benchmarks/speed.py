@@ -5,7 +5,8 @@ import, so each needs its own process) and one for zuko, one after the other on 
 and writes ``benchmarks/speed.json``; ``benchmarks/report.py`` turns it into the speed section of
 the performance page. Every worker uses one intra-op thread. Measured per worker:
 
-* the scaling sweep: ms per Adam training step (batch 512) and per ``log_prob`` of 10,000 points for
+* the scaling sweep: median ms per Adam training step (batch 512; up to ``steps`` steps or 20 s) and
+  best ms of ``repeats`` calls of ``log_prob`` on 10,000 points for
   the diagonal and the coupling flow of the scaling sweep (zuko: ``NSF(d, transforms=3, bins=8,
   hidden_features=(64, 64))``) at each d, with the step compiled the backend's way: TensorFlow
   ``tf.function(jit_compile=True)``, JAX ``jax.jit`` of a stateless step, torch eager (as zuko);
@@ -41,14 +42,22 @@ ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP
               "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+#: A timing loop stops after this many seconds (at least 3 calls): torch's eager Keras ops take
+#: seconds per step at d = 64, where the compiled backends take milliseconds.
+TIME_BUDGET_S = 20.0
+
+
 def _median_ms(fn, steps: int) -> float:
+    """Median ms of up to ``steps`` calls, stopping after :data:`TIME_BUDGET_S` (at least 3)."""
     import numpy as np
 
-    times = []
-    for _ in range(steps):
+    times, started = [], time.perf_counter()
+    for i in range(steps):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
+        if i >= 2 and time.perf_counter() - started > TIME_BUDGET_S:
+            break
     return 1e3 * float(np.median(times))
 
 

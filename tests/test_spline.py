@@ -72,7 +72,10 @@ def test_round_trip_float32_in_and_out_of_range(mask):
     assert np.isfinite(numpy(z)).all() and np.isfinite(numpy(log_det)).all()
     back, inv_log_det = layer.inverse_and_log_det(z)
     err = np.abs(numpy(back) - x)
-    assert err.max() <= 1e-5, err.max()
+    # The SPEC's float32 target. What float32 allows at each point (eps·|z|/slope, 8e-5 where a
+    # random spline's slope is 0.004) is held by the conditioning-bound tests below; a tighter fixed
+    # number here held only for the weights one backend's initialisers happen to draw.
+    assert err.max() <= 1e-4, err.max()
     np.testing.assert_allclose(numpy(inv_log_det), -numpy(log_det), rtol=1e-4, atol=1e-4)
     outside = np.abs(x) > BOUND
     np.testing.assert_array_equal(numpy(z)[outside], x[outside])  # identity tails, exactly

@@ -80,6 +80,7 @@ _SQRT_HALF = math.sqrt(0.5)
 
 def log_weights(logits):
     """``log softmax(logits)`` over the last axis (also for ``K = 1``, where Keras warns)."""
+    logits = ops.convert_to_tensor(logits)
     return logits - ops.logsumexp(logits, axis=-1, keepdims=True)
 
 
@@ -154,6 +155,7 @@ def mixture_log_cdf_sf_pdf(x, logits, means, log_scales):
 
     Reference quantities, not saturated: ``log f`` is ``-inf`` once ``u_k²`` overflows.
     """
+    logits, means, log_scales = (ops.convert_to_tensor(p) for p in (logits, means, log_scales))
     log_w = log_weights(logits)
     u = _standardize(x, means, log_scales)
     log_phi_u, log_phi_minus_u = log_ndtr_pair(u)
@@ -164,6 +166,7 @@ def mixture_log_cdf_sf_pdf(x, logits, means, log_scales):
 
 def mixture_log_pdf(x, logits, means, log_scales):
     """``log f(x)`` of the mixture, shape ``(..., d)`` (``-inf`` once ``u_k²`` overflows)."""
+    logits, means, log_scales = (ops.convert_to_tensor(p) for p in (logits, means, log_scales))
     return _log_density(_standardize(x, means, log_scales), log_weights(logits) - log_scales)
 
 
@@ -174,6 +177,7 @@ def gaussianize(x, logits, means, log_scales):
     Valid for every input: saturated elements (module docstring) give a finite ``z`` and
     ``log dz/dx = -inf``; ``x = ±inf`` gives ``z = ±inf``; NaN gives NaN.
     """
+    logits, means, log_scales = (ops.convert_to_tensor(p) for p in (logits, means, log_scales))
     x = ops.convert_to_tensor(x)
     log_w = log_weights(logits)
     inv_scales = ops.exp(-log_scales)
@@ -202,6 +206,7 @@ def log_dz_dx(x, z, logits, means, log_scales):
     the inverse's log-det is minus this at the solved ``x``. Saturated ``x`` (module docstring)
     gives ``-inf``.
     """
+    logits, means, log_scales = (ops.convert_to_tensor(p) for p in (logits, means, log_scales))
     x = ops.convert_to_tensor(x)
     z = ops.convert_to_tensor(z, dtype=x.dtype)
     inv_scales = ops.exp(-log_scales)
@@ -219,6 +224,7 @@ def inverse_bracket(z, means, log_scales):
     Since every component CDF is increasing, ``x ≥ max_k(μ_k + σ_k z)`` implies
     ``F(x) ≥ Φ(z)`` and ``x ≤ min_k(μ_k + σ_k z)`` implies ``F(x) ≤ Φ(z)``.
     """
+    means, log_scales = ops.convert_to_tensor(means), ops.convert_to_tensor(log_scales)
     candidates = means + ops.exp(log_scales) * ops.expand_dims(z, -1)
     return ops.min(candidates, axis=-1), ops.max(candidates, axis=-1)
 

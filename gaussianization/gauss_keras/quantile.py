@@ -112,7 +112,8 @@ def ndtri_and_log_mills_from_log(log_p, *, polish_steps: int = 1):
     log_p = ops.convert_to_tensor(log_p)
     out_dtype = log_p.dtype
     work = _work_dtype(out_dtype)
-    L_all = ops.minimum(ops.cast(log_p, work), LOG_HALF)
+    L_all = ops.cast(log_p, work)
+    L_all = ops.where(L_all > LOG_HALF, LOG_HALF, L_all)  # not ops.minimum: at L = log ½ its gradient is ½ on JAX/torch
     L = ops.maximum(L_all, _LOG_P_HUGE)  # the Newton branch never sees -inf or overflows
     L0 = ops.stop_gradient(L)
     moderate = L0 > -600.0
