@@ -4,8 +4,8 @@ Everything else is written with ``keras.ops``. Each function below has one imple
 Keras backend (``keras.backend.backend()``: ``tensorflow``, ``jax`` or ``torch``); JAX and torch
 are imported only under their own backend, so a TensorFlow-only install never imports them.
 
-The library computes its inverses and special functions in float64 (and float64 layers stay
-float64 throughout), so under JAX and torch importing this module changes two process-wide
+The library computes its iterative inverses in float64 (and float64 layers stay float64
+throughout), so under JAX and torch importing this module changes two process-wide
 settings: JAX's ``jax_enable_x64`` is turned on (JAX would otherwise silently compute in float32),
 and Keras's type promotion keeps float64 (outside TensorFlow, Keras 3 demotes a float64 result
 of ``keras.ops.maximum`` and others to float32, mimicking JAX without x64). Float32 stays the
