@@ -69,6 +69,8 @@ def _sync(value):
 
 
 def _ours(arch, dim, cfg):
+    import numpy as np
+
     from . import backends
     from .common import BATCH, n_params
     from .quality import build_flow
@@ -81,7 +83,7 @@ def _ours(arch, dim, cfg):
     _sync(step(x[:BATCH]))
     compile_s = time.perf_counter() - t
     _sync(log_prob(x[5000:]))
-    rng = __import__("numpy").random.default_rng(1)
+    rng = np.random.default_rng(1)
     batches = [x[rng.integers(0, 5000, BATCH)] for _ in range(cfg["steps"])]
     it = iter(batches)
     return {"arch": arch, "d": dim, "params": n_params(flow.trainable_variables), "compile_s": compile_s,
