@@ -190,7 +190,8 @@ def speed_sections() -> str:
 
 *From `benchmarks/speed.json` (`python -m benchmarks.speed`, part of `make bench`; {result['mode']} mode,
 {result['date']}, {result['cpu_count']} CPUs visible, one thread per worker, load average at start
-{', '.join(f'{x:.1f}' for x in result['load_average_at_start'])}; {result['wall_s'] / 60:.1f} min). {versions}.*
+{', '.join(f'{x:.1f}' for x in result['load_average_at_start'])}; {result['wall_s'] / 60:.1f} min). {versions}.
+When this run is newer than the one at the top of the page, the sections above describe older code.*
 
 One worker process per Keras backend (the backend is fixed when Keras is imported) and one for zuko, run
 one after the other in the same `make bench` run, on the same data: the scaling sweep above (a
