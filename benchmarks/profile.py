@@ -108,7 +108,7 @@ def profile_case(arch: str, dim: int, repeats: int) -> dict:
 
 def quantile_cost(repeats: int) -> dict:
     """XLA ms of one mixture layer's forward map (10,000 x 64 points, K = 8) and of its normal
-    quantile alone, with the quantile computed in float32 (as for float32 data) and in float64."""
+    quantile alone, for float32 and for float64 input."""
     import tensorflow as tf
 
     from gaussianization.gauss_keras import mixture, quantile
@@ -119,8 +119,8 @@ def quantile_cost(repeats: int) -> dict:
     params = (tf.zeros((64, 8)), means, tf.fill((64, 8), float(np.log(0.4))))
     log_p = -tf.abs(x) - 0.7
     calls = {"forward map (mixture.gaussianize)": (lambda t: mixture.gaussianize(t, *params), x),
-             "quantile, float32": (quantile.ndtri_and_log_mills_from_log, log_p),
-             "quantile, float64": (quantile.ndtri_and_log_mills_from_log, tf.cast(log_p, tf.float64))}
+             "quantile, float32 input": (quantile.ndtri_and_log_mills_from_log, log_p),
+             "quantile, float64 input": (quantile.ndtri_and_log_mills_from_log, tf.cast(log_p, tf.float64))}
     out = {}
     for name, (fn, arg) in calls.items():
         compiled = tf.function(fn, jit_compile=True)

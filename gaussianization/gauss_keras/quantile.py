@@ -4,8 +4,8 @@ Keras 3 has no normal quantile function, so Φ⁻¹ is built here from a rationa
 polished by Newton's method on ``log Φ`` (:mod:`.special`); it does not use ``tf.math.ndtri``,
 whose XLA kernel returns NaN for probabilities below about 5e-17. Written with ``keras.ops``.
 
-* :func:`ndtri_from_log`   ``Φ⁻¹(exp L)`` for a log-probability ``L ≤ log ½``, computed (in
-  float32 for float32 input, else float64) from a rational approximation (or an asymptotic start far in the tail) and polished
+* :func:`ndtri_from_log`   ``Φ⁻¹(exp L)`` for a log-probability ``L ≤ log ½``, computed in
+  float64 from a rational approximation (or an asymptotic start far in the tail) and polished
   by a Newton step on ``log Φ(z) = L``; :func:`ndtri_and_log_mills_from_log` also returns
   ``log(Φ(z)/φ(z))`` at that ``z``.
 * :func:`normal_quantile_two_tailed`  ``Φ⁻¹(F)`` from the pair ``(log F, log(1-F))``,
@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 from keras import ops
-from keras.backend import standardize_dtype
 
 from .special import HALF_LOG_2PI, LOG_HALF, _log_series, _lower_tail_terms
 
@@ -76,28 +75,12 @@ def _quantile_start(log_p):
 _LOG_P_HUGE = -1e30
 
 
-#: The dtype the quantile is computed in, by the dtype of ``log_p``: float32 inputs are solved in
-#: float32 (one Newton step from a start accurate to 1.2e-9 leaves float32 rounding as the only error,
-#: and it is 6x faster than float64 under XLA on CPU); everything else in float64.
-_WORK_DTYPE = {"float32": "float32"}
-#: Fixed-point passes of the far-tail start (``L < -600``) before the Newton step, by work dtype:
-#: each pass gains a factor ``1/z² < 1e-3``, and the Newton step squares the relative error left
-#: (1 pass: about 3e-6, after Newton below float32 rounding; 3 passes: about 1e-12, for float64).
-_FAR_PASSES = {"float32": 1, "float64": 3}
-
-
-def _work_dtype(dtype) -> str:
-    return _WORK_DTYPE.get(standardize_dtype(dtype), "float64")
-
-
 def ndtri_and_log_mills_from_log(log_p, *, polish_steps: int = 1):
     """``(z, log(Φ(z)/φ(z)))`` with ``z = Φ⁻¹(exp(log_p))``, for ``log_p ≤ log ½``.
 
     Valid for every ``log_p ≤ log ½`` (``z ≤ 0``), including values whose exponential
     underflows (``log_p = -5e5`` gives ``z ≈ -1000``) and ``log_p = -inf`` (``z = -inf``, log
-    Mills ratio ``-inf``). Computed in float32 for float32 ``log_p``, else in float64, and returned
-    in the dtype of ``log_p`` (float32: relative error within 2e-6 of ``log Φ(z) = L``, the
-    rounding of ``L`` itself; float64: within 2e-13, tests/test_special.py). The start
+    Mills ratio ``-inf``). Computed in float64 and returned in the dtype of ``log_p``. The start
     is a rational approximation (relative error below 1.2e-9) for ``L ≥ -600``, and below that a
     fixed-point inversion of the asymptotic series (relative error about 1e-12);
     ``polish_steps`` Newton steps follow (see the module docstring for the gradient). Below
@@ -111,8 +94,7 @@ def ndtri_and_log_mills_from_log(log_p, *, polish_steps: int = 1):
         raise ValueError(f"polish_steps must be >= 1; got {polish_steps}.")
     log_p = ops.convert_to_tensor(log_p)
     out_dtype = log_p.dtype
-    work = _work_dtype(out_dtype)
-    L_all = ops.cast(log_p, work)
+    L_all = ops.cast(log_p, "float64")
     L_all = ops.where(L_all > LOG_HALF, LOG_HALF, L_all)  # not ops.minimum: at L = log ½ its gradient is ½ on JAX/torch
     L = ops.maximum(L_all, _LOG_P_HUGE)  # the Newton branch never sees -inf or overflows
     L0 = ops.stop_gradient(L)
@@ -122,7 +104,7 @@ def ndtri_and_log_mills_from_log(log_p, *, polish_steps: int = 1):
     # z² = -2L - log 2π - 2 log(-z) + 2 log s(z); each pass gains a factor ~1/z² ≤ 1e-3.
     t = -2.0 * ops.minimum(L0, -600.0) - 2.0 * HALF_LOG_2PI
     z_far = -ops.sqrt(t)
-    for _ in range(_FAR_PASSES[work]):
+    for _ in range(3):
         z_far = -ops.sqrt(t - 2.0 * ops.log(-z_far) + 2.0 * _log_series(z_far))
     z = ops.where(moderate, z_bulk, z_far)
     for _ in range(int(polish_steps) - 1):
