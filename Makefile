@@ -47,7 +47,7 @@ unit: $(STAMP) browser
 # JAX compiles every bijector once per input shape; its persistent cache in .jax_cache makes the
 # identical compilations of later tests and later runs a disk read.
 BACKEND_TESTS := $(PY) -m pytest tests -q --ignore=tests/test_site_check.py
-# CI runs the torch half (about 8 min); the JAX half compiles every bijector per input shape and
+# CI runs the torch half (156 s here); the JAX half compiles every bijector per input shape and
 # took about 50 min on a cold cache, beyond CI's budget next to `make test`.
 test-backends: test-backends-torch test-backends-jax
 

@@ -167,9 +167,9 @@ class Flow(keras.Model):
         None or :func:`~gaussianization.gauss_keras.losses.base_nll_loss` (accepted for the seeds; it adds nothing).
 
         XLA is opt-in (``jit_compile=False`` by default, not Keras' ``"auto"``): on TensorFlow it
-        makes a training step about 2-3x faster but compiling it takes tens of seconds (45 s for the
-        17-bijector flow of chapter 02 on 2 CPU cores, against 15 s to trace the plain graph), so it
-        pays only for long runs (``make profile`` times both). ``jit_compile=True`` gives the same maths
+        makes a training step faster (``make profile`` times a step with and without it), but
+        compiling the step takes longer than tracing the plain graph (``benchmarks/speed.py`` records
+        the compile time), so it pays only for long runs. ``jit_compile=True`` gives the same maths
         (tests/test_xla.py).
         """
         if loss not in (None, base_nll_loss, "base_nll_loss"):
