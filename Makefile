@@ -15,7 +15,7 @@ export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
+.PHONY: book test unit notebooks-onednn-on notebooks-onednn-off test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
 
 help:
 	@echo "make book         build the tutorial site into _build/html"
@@ -38,9 +38,10 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Site built: open file://$(CURDIR)/_build/html/index.html"
 
-# tests/test_site_check.py drives the real browser, so unit tests need it too.
+# tests/test_site_check.py drives the real browser, so unit tests need it too. The tests are
+# independent, so pytest-xdist runs them on one worker process per core (-n auto).
 unit: $(STAMP) browser
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n auto
 
 # The unit tests again on the other Keras backends the library supports (the `backends` extra).
 # The browser check and the tests marked TensorFlow-only are left out (the latter skip themselves).
@@ -53,7 +54,7 @@ test-backends: test-backends-torch test-backends-jax
 
 test-backends-torch: $(STAMP)
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	KERAS_BACKEND=torch $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(BACKEND_TESTS) -n auto
 
 test-backends-jax: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[backends]"
@@ -64,9 +65,17 @@ test-backends-jax: $(STAMP)
 # off): their float rounding differs, and every claim must hold under both. Any stderr output of a
 # cell fails it. The oneDNN-on pass stores passing notebooks in the book's execution cache, so the
 # book build that follows renders them without executing them again.
+# The two passes are independent (each notebook runs in its own kernel and writes only to a
+# temporary directory) and a notebook keeps about one core busy, so they run side by side;
+# --output-sync prints each pass's report whole when it ends.
 NBVAL := $(PY) -m pytest -p tests.nbval_myst --nbval-lax --nbval-current-env --nbval-no-stderr -q notebooks
 notebooks: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target notebooks-onednn-on notebooks-onednn-off
+
+notebooks-onednn-on: $(STAMP)
 	TF_ENABLE_ONEDNN_OPTS=1 $(NBVAL) --nbval-book-cache _build/.jupyter_cache
+
+notebooks-onednn-off: $(STAMP)
 	TF_ENABLE_ONEDNN_OPTS=0 $(NBVAL)
 
 browser:

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-import keras
+from gaussianization.notebook import quiet_tensorflow_import
+
+quiet_tensorflow_import()  # before Keras imports TensorFlow: no start-up notice on stderr
+
+import keras  # noqa: E402
 import pytest
 
 from .helpers import moons

@@ -38,6 +38,7 @@ from .helpers import (
     num_trainable,
     numpy,
     round_trip_errors,
+    tensorflow_only,
     variable_gradients,
 )
 
@@ -380,3 +381,25 @@ def test_bad_arguments_raise_clear_errors():
         make_spline_coupling_flow(1, 2)
     with pytest.raises(ValueError, match="num_blocks"):
         make_spline_coupling_flow(2, 0)
+
+
+@tensorflow_only("TensorFlow's frequent-retracing detector and its log line")
+def test_many_flows_inverted_once_each_log_no_retracing_warning():
+    """A sweep builds many flows and inverts each once: that is one trace per flow, not
+    retracing, and TensorFlow must not say otherwise (it counts traces per code object)."""
+    import logging
+
+    import tensorflow as tf
+
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    try:
+        x = np.random.default_rng(0).standard_normal((16, 2)).astype("float32")
+        for _ in range(7):  # TensorFlow warns from the fifth trace of one code object on
+            flow = make_gaussianization_flow(2, 1, num_components=2)
+            flow.invert(flow(x))
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r.getMessage() for r in records if "retracing" in r.getMessage()]
