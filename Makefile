@@ -1,7 +1,8 @@
 # Two commands on a fresh machine (see README.md):
 #   make book   build the site into _build/html (the main job)
-#   make test   run every test: unit + property, notebooks under nbval, book build, browser check
-# Both create their own virtual environment in .venv on first use.
+#   make test   run every test: unit + property, notebooks under nbval, book build, mystmd content
+#               build, PDF, browser check
+# Both create their own virtual environment in .venv on first use (and .venv-myst for mystmd).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,11 +16,13 @@ export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks-onednn-on notebooks-onednn-off test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
+.PHONY: book test unit notebooks-onednn-on notebooks-onednn-off myst-check pdf pdf-check node test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
 
 help:
 	@echo "make book         build the tutorial site into _build/html"
-	@echo "make test         run every test (unit, property, notebooks, book build, browser check)"
+	@echo "make test         run every test (unit, property, notebooks, book build, mystmd, PDF, browser check)"
+	@echo "make pdf          the book as one PDF, _build/pdf/book.pdf (mystmd + Typst, offline)"
+	@echo "make myst-check   mystmd's (Jupyter Book 2's) content build of the same sources, offline"
 	@echo "make test-backends  the unit tests on the JAX and torch backends of Keras"
 	@echo "make bench        full benchmark run (writes benchmarks/results.json)"
 	@echo "make bench-quick  a short benchmark run"
@@ -83,10 +86,72 @@ browser:
 
 # Every page of the built site in headless Chromium: maths typeset, figures loaded,
 # internal links resolve, no log noise, nothing fetched from the network.
-site-check: $(STAMP) browser book
+site-check: $(STAMP) browser book pdf
 	$(PY) -m tests.site_check _build/html
 
-test: unit notebooks book site-check
+# ---- mystmd (Jupyter Book 2) and the PDF -------------------------------------------------------
+# myst.yml builds the same sources with mystmd; see book/_myst/README.md. mystmd lives in its own
+# environment (.venv-myst: Jupyter Book 1 and Jupyter Book 2 share the PyPI name jupyter-book),
+# with the Typst compiler (PyPI's `typst` binding, run through book/_myst/typst_cli.py) and pypdf.
+# Its JavaScript runs on Node (Debian's nodejs, installed when missing). mystmd itself asks for
+# Node >= 18 but the Python wrapper of mystmd 1.11 refuses anything below 20, so the bundled
+# myst.cjs is run with node directly (checked here with Node 20). Nothing is fetched: no template
+# (the site stub and the Typst template are in book/_myst), no Typst package (TYPST_PACKAGE_PATH),
+# no npm version check (its registry is pointed at a closed port).
+MYST_VENV  := .venv-myst
+MYST_PY    := $(MYST_VENV)/bin/python
+MYST_STAMP := $(MYST_VENV)/.installed
+MYST_PINS  := "mystmd==1.11.0" "typst==0.15.2" "pypdf==7.1.1"
+MYST_JS     = $(firstword $(wildcard $(MYST_VENV)/lib/python3*/site-packages/mystmd_py/myst.cjs))
+MYST        = PATH="$(CURDIR)/$(MYST_VENV)/bin:$$PATH" MYST_LANG=PYTHON npm_config_registry=http://127.0.0.1:9 \
+              TYPST_PACKAGE_PATH="$(CURDIR)/book/_myst/typst/packages" node $(MYST_JS)
+THEME_DIR  := _build/templates/site/myst/book-theme
+
+node:
+	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
+
+$(MYST_STAMP): Makefile book/_myst/typst_cli.py
+	test -x $(MYST_PY) || $(PYTHON) -m venv $(MYST_VENV)
+	$(MYST_PY) -m pip install --quiet --upgrade pip
+	$(MYST_PY) -m pip install --quiet $(MYST_PINS)
+	printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/$(MYST_PY)" "$(CURDIR)/book/_myst/typst_cli.py" > $(MYST_VENV)/bin/typst
+	chmod +x $(MYST_VENV)/bin/typst
+	touch $@
+
+# mystmd's content build (_build/site: config.json, content/*.json), offline: with no book-theme
+# downloaded yet, a stub of it (book/_myst/site-stub) stands in while the content is written. Any
+# warning or error line fails, and every chapter figure must be a labelled, numbered figure.
+myst-check: $(MYST_STAMP) node
+	@mkdir -p _build
+	@stub=; if [ ! -e $(THEME_DIR)/template.yml ]; then \
+		mkdir -p $(THEME_DIR) && cp book/_myst/site-stub/template.yml $(THEME_DIR)/ && stub=1; fi; \
+	$(MYST) build --site --ci > _build/myst-check.log 2>&1; rc=$$?; \
+	if [ -n "$$stub" ]; then rm -rf $(THEME_DIR); fi; \
+	cat _build/myst-check.log; test $$rc -eq 0
+	$(MYST_PY) -m tests.myst_check log _build/myst-check.log
+	$(MYST_PY) -m tests.myst_check content _build/site
+
+# The book as one PDF through mystmd's Typst export (myst.yml `exports`, template book/_myst/typst).
+# The notebooks are not executed again: their outputs come from the book build's execution cache
+# (book/_myst/execution_cache.py), and the log must show all seven taken from there. The PDF is
+# copied into the site, which links it from its sidebar (book/_templates/book-pdf.html).
+NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.md))
+pdf: $(STAMP) $(MYST_STAMP) node book
+	rm -rf _build/pdf _build/execute
+	$(PY) book/_myst/execution_cache.py --out _build/execute $(NOTEBOOKS)
+	@mkdir -p _build/pdf
+	$(MYST) build --typst --execute --ci > _build/pdf/myst-pdf.log 2>&1 || { cat _build/pdf/myst-pdf.log; exit 1; }
+	@cat _build/pdf/myst-pdf.log
+	$(MYST_PY) -m tests.myst_check log _build/pdf/myst-pdf.log --cached $(words $(NOTEBOOKS))
+	cp _build/pdf/typst/book.pdf _build/pdf/book.pdf
+	cp _build/pdf/book.pdf _build/html/book.pdf
+	@echo "PDF built: $(CURDIR)/_build/pdf/book.pdf"
+
+# It opens, has every chapter in its outline and at least one figure in every chapter.
+pdf-check: $(MYST_STAMP) pdf
+	$(MYST_PY) -m tests.pdf_check _build/pdf/book.pdf
+
+test: unit notebooks book myst-check pdf pdf-check site-check
 
 # The speed suite (ours on TensorFlow, JAX and torch, and zuko, one worker process each) and the
 # profile run first; benchmarks.run then writes results.json and the whole performance page.

@@ -6,9 +6,9 @@ import numpy as np
 
 #: name -> (zuko model, training recipe (common.RECIPES), description)
 PEER_MODELS = {
-    "zuko NSF": ("NSF", "plain", "zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64))"),
-    "zuko GF": ("GF", "plain", "zuko.flows.GF(2, transforms=3, components=8)"),
-    "zuko NSF, careful": ("NSF", "careful", "zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64)), "
+    "zuko NSF": ("NSF", "plain", "`zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64))`"),
+    "zuko GF": ("GF", "plain", "`zuko.flows.GF(2, transforms=3, components=8)`"),
+    "zuko NSF, careful": ("NSF", "careful", "`zuko.flows.NSF(2, transforms=3, bins=8, hidden_features=(64, 64))`, "
                                             "trained with the careful recipe"),
 }
 
