@@ -12,7 +12,7 @@ so a stale copy is never found), and writes the outputs of its code cells in ord
 mystmd's key: the MD5 of the kernel name followed by the JSON of the list of
 ``{"kind": "block", "content": <code>, "raisesException": <bool>}`` of the executable cells
 (mystmd 1.11, ``myst-execute``'s ``buildCacheKey``). Consecutive writes to one stream become one
-output, as the book build renders them (``nb_merge_streams``). mystmd then logs "Adding cached
+output, as the book build renders them (``nb_merge_streams``: myst-nb's own ``coalesce_streams``). mystmd then logs "Adding cached
 notebook outputs" for every notebook; should a key ever differ, it would try to execute instead,
 and ``make pdf`` fails on that line (``tests/myst_check.py``).
 
@@ -22,6 +22,7 @@ Usage: ``python book/_myst/execution_cache.py [--jupyter-cache DIR] [--out DIR] 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import sys
@@ -49,22 +50,10 @@ def executed_notebook(path: Path, jupyter_cache: Path):
     return merged
 
 
-def merge_streams(outputs: list) -> list:
-    """Consecutive outputs to the same stream as one, as the book build shows them (nb_merge_streams)."""
-    merged = []
-    for output in outputs:
-        output = dict(output)
-        last = merged[-1] if merged else None
-        if (output.get("output_type") == "stream" and last is not None
-                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
-            last["text"] = "".join(last["text"]) + "".join(output["text"])
-        else:
-            merged.append(output)
-    return merged
-
-
 def cache_entry(notebook, source: Path) -> tuple[str, dict]:
     """mystmd's cache key and cache notebook for an executed notebook."""
+    from myst_nb.core.utils import coalesce_streams
+
     kernelspec = dict(notebook.metadata.get("kernelspec", {}))
     cells = [cell for cell in notebook.cells
              if cell.cell_type == "code" and SKIP not in cell.metadata.get("tags", [])]
@@ -77,7 +66,7 @@ def cache_entry(notebook, source: Path) -> tuple[str, dict]:
                                      "source": "Jupyter Book 1 execution cache"}},
         "cells": [
             {"cell_type": "code", "source": [], "metadata": {"mystResultType": "code"},
-             "outputs": merge_streams(cell.get("outputs", [])), "execution_count": index}
+             "outputs": coalesce_streams(copy.deepcopy(cell.get("outputs", []))), "execution_count": index}
             for index, cell in enumerate(cells)
         ],
     }
