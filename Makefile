@@ -43,7 +43,8 @@ $(KERNEL): $(STAMP)
 
 kernel: $(KERNEL)
 
-# JupyterLab opens `.md` files with jupytext's notebook view (lab/overrides.json), in .venv only.
+# JupyterLab's settings in .venv only (lab/overrides.json): `.md` files open with jupytext's notebook
+# view; no autosave (opening a chapter marks it changed), no news or update check.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 $(LAB_SETTINGS): lab/overrides.json $(STAMP)
 	mkdir -p $(@D)
