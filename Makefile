@@ -1,8 +1,9 @@
-# Two commands on a fresh machine (see README.md):
+# Two commands on a fresh machine (see README.md), and a third to work through the chapters:
 #   make book   build the site into _build/html (the main job)
 #   make test   run every test: unit + property, notebooks under nbval, book build, mystmd content
 #               build, PDF, browser check
-# Both create their own virtual environment in .venv on first use (and .venv-myst for mystmd).
+#   make lab    open the chapters as notebooks in JupyterLab (book/run_yourself.md)
+# Each creates its own virtual environment in .venv on first use (and .venv-myst for mystmd).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,11 +17,12 @@ export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks-onednn-on notebooks-onednn-off myst-check pdf pdf-check node test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
+.PHONY: book test lab kernel unit notebooks-onednn-on notebooks-onednn-off myst-check pdf pdf-check node test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
 
 help:
 	@echo "make book         build the tutorial site into _build/html"
 	@echo "make test         run every test (unit, property, notebooks, book build, mystmd, PDF, browser check)"
+	@echo "make lab          JupyterLab on notebooks/, the chapters open as notebooks (LAB_ARGS=--no-browser ...)"
 	@echo "make pdf          the book as one PDF, _build/pdf/book.pdf (mystmd + Typst, offline)"
 	@echo "make myst-check   mystmd's (Jupyter Book 2's) content build of the same sources, offline"
 	@echo "make test-backends  the unit tests on the JAX and torch backends of Keras"
@@ -36,14 +38,42 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,book]"
 	touch $@
 
+# The project's Jupyter kernel, registered inside .venv (never in the user's home). The chapters
+# name the standard `python3` kernel, which in a Jupyter started from .venv is this same Python.
+KERNEL := $(VENV)/share/jupyter/kernels/gaussianization/kernel.json
+$(KERNEL): $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name gaussianization --display-name "Python (gaussianization)"
+
+kernel: $(KERNEL)
+
+# JupyterLab's settings in .venv only (book/_lab/overrides.json): `.md` files open with jupytext's notebook
+# view; no autosave (opening a chapter marks it changed), no news or update check.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): book/_lab/overrides.json $(STAMP)
+	mkdir -p $(@D)
+	cp book/_lab/overrides.json $@
+
+$(VENV)/.lab-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[lab]"
+	touch $@
+
+# JupyterLab on notebooks/, on 127.0.0.1 only, with the environment above (quiet TensorFlow).
+# book/_lab/jupyter_server_config.py sets jupytext's contents manager; extra flags go in LAB_ARGS
+# (e.g. make lab LAB_ARGS="--no-browser --port=8899"). Jupyter refuses to run as root unless told.
+LAB_ARGS ?=
+lab: $(VENV)/.lab-installed $(KERNEL) $(LAB_SETTINGS)
+	$(VENV)/bin/jupyter lab --config=book/_lab/jupyter_server_config.py --ServerApp.root_dir=notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
 # Notebooks run during the build (cached in _build/.jupyter_cache); any warning fails it.
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Site built: open file://$(CURDIR)/_build/html/index.html"
 
-# tests/test_site_check.py drives the real browser, so unit tests need it too. The tests are
-# independent, so pytest-xdist runs them on one worker process per core (-n auto).
-unit: $(STAMP) browser
+# tests/test_site_check.py drives the real browser, so unit tests need it too; tests/test_lab.py
+# starts JupyterLab as `make lab` does, with the project's kernel. The tests are independent, so
+# pytest-xdist runs them on one worker process per core (-n auto).
+unit: $(STAMP) browser $(KERNEL) $(LAB_SETTINGS)
 	$(PY) -m pytest tests -q -n auto
 
 # The unit tests again on the other Keras backends the library supports (the `backends` extra).
