@@ -19,6 +19,7 @@ import argparse
 import ast
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from benchmarks.assert_probe import notebook_sites
@@ -27,7 +28,9 @@ from benchmarks.spread import FAMILIES, ROOT, code_cells, load_summary, notebook
 PAGE = ROOT / "book" / "reproducibility.md"
 #: A stochastic assert's bound must lie this many standard deviations beyond the runs' mean.
 RULE_SD = 4.0
-_COMMENT = re.compile(r"^\s*# spread over \d+ runs: .*\n", re.MULTILINE)
+#: The longest line a notebook's code cell may have (the site's browser check enforces it).
+COLUMNS = 88
+_COMMENT = re.compile(r"^\s*# spread over \d+ runs:.*\n(?:\s*#   .*\n)*", re.MULTILINE)
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -110,10 +113,24 @@ def _rejudged(error: dict) -> bool:
     return all(isinstance(part, ast.Compare) for part in parts)
 
 
-def _comment(site, s, runs: int) -> str:
+def _comment(site, s, runs: int, indent: str = "") -> str:
+    """The spread comment, in lines of at most :data:`COLUMNS` characters where it can be.
+
+    One line when it fits; otherwise the label and the figures go on ``#   `` continuation lines.
+    """
     q = s["quantity_stats"]
-    return (f"# spread over {runs} runs: {_label(site)} = {_fmt(q['mean'])} ± {_fmt(q['sd'], 2)}, "
-            f"range [{_fmt(q['min'])}, {_fmt(q['max'])}]")
+    head = f"# spread over {runs} runs:"
+    label = _label(site)
+    figures = f"= {_fmt(q['mean'])} ± {_fmt(q['sd'], 2)}, range [{_fmt(q['min'])}, {_fmt(q['max'])}]"
+    one_line = f"{indent}{head} {label} {figures}"
+    if len(one_line) <= COLUMNS:
+        return one_line
+    if len(f"{indent}{head} {label}") <= COLUMNS:
+        lines = [f"{indent}{head} {label}"]
+    else:
+        width = COLUMNS - len(indent) - 4
+        lines = [f"{indent}{head}", *(f"{indent}#   {part}" for part in textwrap.wrap(label, width))]
+    return "\n".join([*lines, f"{indent}#   {figures}"])
 
 
 def annotate(text: str, sites, judged, runs: int) -> str:
@@ -138,7 +155,7 @@ def annotate(text: str, sites, judged, runs: int) -> str:
                 if s and s["stochastic"]:
                     line = start + node.lineno - 1
                     indent = re.match(r"\s*", lines[line]).group(0)
-                    comment = indent + _comment(site, s, runs) + "\n"
+                    comment = _comment(site, s, runs, indent) + "\n"
                     if comment not in comments.get(line, []) and comment not in comments.get(line - 1, []):
                         comments.setdefault(line, []).append(comment)
         index = end + 1

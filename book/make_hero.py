@@ -74,16 +74,16 @@ def main() -> None:
     ]
     panels[-1] = (panels[-1][0], f"latent ({SHOW_AFTER[-1]} steps)")
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(12.5, 3.55), layout="none",
-                             gridspec_kw={"wspace": 0.32})
-    fig.subplots_adjust(left=0.02, right=0.98, top=0.86, bottom=0.05)
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.0, 2.05), layout="none",
+                             gridspec_kw={"wspace": 0.36})
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.84, bottom=0.04)
     circle = np.linspace(0, 2 * np.pi, 200)
     for i, (ax, (pts, title)) in enumerate(zip(axes, panels)):
         if i > 0:
             for radius in (1.0, 2.0, 3.0):
                 ax.plot(radius * np.cos(circle), radius * np.sin(circle), color="0.55",
                         lw=0.8, ls=(0, (3, 3)), zorder=0)
-        ax.scatter(pts[:, 0], pts[:, 1], c=s, cmap=MOONS_CMAP, vmin=0, vmax=2 * np.pi, s=4.5,
+        ax.scatter(pts[:, 0], pts[:, 1], c=s, cmap=MOONS_CMAP, vmin=0, vmax=2 * np.pi, s=1.6,
                    alpha=0.85, linewidths=0, rasterized=True)
         lim = 2.3 if i == 0 else 3.7
         ax.set_xlim(-lim, lim)
@@ -94,16 +94,16 @@ def main() -> None:
         ax.grid(False)
         for side in ax.spines.values():
             side.set_visible(False)
-        ax.set_title(title, fontsize=13, fontweight="bold")
+        ax.set_title(title, fontsize=10, fontweight="bold")
     for left, right in zip(axes[:-1], axes[1:]):
         a = left.get_position()
         b = right.get_position()
         y = 0.5 * (a.y0 + a.y1)
         fig.add_artist(FancyArrowPatch((a.x1 + 0.004, y), (b.x0 - 0.004, y),
                                        transform=fig.transFigure, arrowstyle="-|>",
-                                       mutation_scale=18, lw=1.6, color="0.25"))
+                                       mutation_scale=11, lw=1.1, color="0.25"))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT, dpi=150, facecolor="white", bbox_inches="tight", pad_inches=0.08)
+    fig.savefig(OUT, dpi=2 * plotting.DPI, facecolor="white", bbox_inches="tight", pad_inches=0.08)
     plt.close(fig)
     print(f"wrote {OUT}")
     draw_logo(x, s)

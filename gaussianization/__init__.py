@@ -7,7 +7,8 @@ Subpackages and modules:
 * :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics;
 * :mod:`gaussianization.tutorial` — the chapter-1 teaching code (Newton's method, the banana target);
 * :mod:`gaussianization.plotting` — the book's one plotting style (needs the ``plot`` extra);
-* :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter.
+* :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter, and
+  :func:`table`, a chapter's results as a rendered table.
 
 Importing the package imports the flow library, so every Keras class of it is registered and
 ``keras.saving.load_model`` reads saved flows. TensorFlow is imported quietly
@@ -16,11 +17,11 @@ Importing the package imports the flow library, so every Keras class of it is re
 with ``KERAS_BACKEND=jax`` or ``torch`` it is imported only if it is installed.
 """
 
-from gaussianization.notebook import quiet_tensorflow_import, setup
+from gaussianization.notebook import quiet_tensorflow_import, setup, table
 
 quiet_tensorflow_import()
 
 from gaussianization import gauss_keras  # noqa: E402  (registers the Keras classes)
 
-__all__ = ["gauss_keras", "setup"]
+__all__ = ["gauss_keras", "setup", "table"]
 __version__ = "0.2.0"

@@ -126,3 +126,51 @@ def setup(seed: int | None = None, *, style: bool = True) -> int:
 
         plotting.setup()
     return seed
+
+
+class Table:
+    """A pipe table that a notebook shows as a table (``text/markdown``) and a terminal as text."""
+
+    def __init__(self, markdown: str):
+        self.markdown = markdown
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def __repr__(self) -> str:
+        return self.markdown
+
+
+def table(header, rows, *, align=None) -> Table:
+    """A chapter's results as a table: a real table on the site and in the PDF.
+
+    The book renders markdown outputs as MyST (``nb_render_markdown_format: myst``), so the
+    pipe table this returns is typeset as a table; its plain-text form is the same pipe table.
+    Cells are shown as ``str(cell)`` (format the numbers first); a ``|`` in a cell is escaped.
+
+    Args:
+        header: the column titles, a sequence of ``m`` strings.
+        rows: a sequence of rows, each a sequence of ``m`` cells.
+        align: ``m`` characters, ``"l"``, ``"r"`` or ``"c"``; default: the first column left,
+            the others right (numbers).
+
+    Returns:
+        A :class:`Table`, which Jupyter displays as the table.
+
+    Raises:
+        ValueError: a row or ``align`` does not have one entry per column, or ``align`` holds
+            something other than ``l``, ``r``, ``c``.
+    """
+    header = [str(title) for title in header]
+    columns = len(header)
+    align = "l" + "r" * (columns - 1) if align is None else align
+    if len(align) != columns or set(align) - set("lrc"):
+        raise ValueError(f"align needs one of l, r, c per column ({columns}), got {align!r}")
+    rules = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rules[a] for a in align) + "|"]
+    for number, row in enumerate(rows):
+        cells = [str(cell).replace("|", "\\|") for cell in row]
+        if len(cells) != columns:
+            raise ValueError(f"row {number} has {len(cells)} cells, the header {columns}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return Table("\n".join(lines))

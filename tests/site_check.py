@@ -14,7 +14,13 @@ For every HTML page (everything except ``_static/``, ``_sources/``, ``_images/``
   ``mjx-container``, MathJax reported no TeX error, and no raw TeX (``\\(``, ``\\[``, ``$$``,
   ``\\begin``, ``\\frac`` ..., ``$..\\..$``) is left in the visible text outside code;
 * **figures** -- every ``<img>`` loaded (``naturalWidth > 0``), and every notebook page shows at
-  least one loaded image inside its cell outputs;
+  least one loaded image inside its cell outputs; no figure is shown narrower than its natural
+  size (its ``width`` attribute, else its pixel width: a figure wider than the column is shrunk,
+  and its labels with it), and a cell output's PNG has at least 1.5 pixels per CSS pixel
+  (150 dpi and more);
+* **layout** -- no display equation is wider than its column (hidden behind a scrollbar), no
+  visible code block is clipped, no line of a code cell is longer than 88 characters, and no
+  raw pipe-table text (``|---|``) is left in the visible text;
 * **links** -- every same-site ``href`` points to an existing file, and its ``#fragment`` (if any)
   to an existing ``id`` in that file;
 * **quiet outputs** -- no stderr or error output block, and no TensorFlow log line or "Warning"
@@ -64,6 +70,12 @@ RAW_TEX = re.compile(
     r"|cdot|odot|top|sqrt|hat|tilde|quad|text|label|eqref|ref)\b"
     r"|\$[^$\n]{0,200}[\\^_{}][^$\n]{0,200}\$"
 )
+# Raw pipe-table text: a separator row such as |---|--:| that was not rendered as a table.
+RAW_TABLE = re.compile(r"\|\s*:?-{2,}:?\s*\|")
+# The longest code line a chapter may have (black's default; it fits the column at 1280 px).
+CODE_COLUMNS = 88
+# Pixels per CSS pixel of a cell output's PNG: 1.5 is 150 dpi for a figure drawn at 96 dpi.
+DENSITY = 1.5
 # Log noise inside cell outputs: TensorFlow/absl log lines and Python warnings.
 LOG_NOISE = re.compile(
     r"cpu_feature_guard|tensorflow/core|tensorflow/compiler|external/local_xla|oneDNN|cuInit"
@@ -102,7 +114,22 @@ async () => {
 
   const imgs = Array.from(document.querySelectorAll('img'));
   facts.images = imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
-                                 output: !!i.closest('.cell_output, .output')}));
+                                 output: !!i.closest('.cell_output, .output'),
+                                 natural: i.naturalWidth,
+                                 attrWidth: /^\s*\d+(\.\d+)?(px)?\s*$/.test(i.getAttribute('width') || '')
+                                     ? parseFloat(i.getAttribute('width')) : NaN,
+                                 shown: i.getBoundingClientRect().width,
+                                 content: !!i.closest('main, article') && !i.closest('nav, header, footer, .navbar-brand')}));
+  // Display maths and code blocks wider than their box (the reader gets a scrollbar).
+  facts.wideMath = Array.from(document.querySelectorAll('div.math, mjx-container[display="true"]'))
+      .filter(n => n.clientWidth > 0 && n.scrollWidth > n.clientWidth + 1)
+      .map(n => ({over: n.scrollWidth - n.clientWidth, text: n.textContent.slice(0, 70)}));
+  facts.clippedCode = Array.from(document.querySelectorAll('main pre'))
+      .filter(n => n.clientWidth > 0 && n.scrollWidth > n.clientWidth + 1)
+      .map(n => ({over: n.scrollWidth - n.clientWidth,
+                  line: n.textContent.split('\n').reduce((a, b) => b.length > a.length ? b : a, '')}));
+  facts.codeLines = Array.from(document.querySelectorAll('.cell_input pre, div.highlight-ipython3 pre'))
+      .flatMap(n => n.textContent.split('\n'));
   facts.cells = document.querySelectorAll('div.cell').length;
   facts.stderr = Array.from(document.querySelectorAll(
       '.cell_output .stderr, .cell_output .traceback, .cell_output .error, .output.stderr, '
@@ -226,6 +253,17 @@ def _analyse(result: PageResult, facts: dict, root: Path, base: str) -> None:
     for img in images:
         if not img["ok"]:
             result.fail("figure", f"image did not load: {img['src'][:120]}")
+    for img in images:
+        if not (img["ok"] and img["content"] and img["shown"] > 0):
+            continue
+        natural = img["attrWidth"] if img["attrWidth"] == img["attrWidth"] else img["natural"]
+        name = img["src"].rsplit("/", 1)[-1][:40]
+        if img["shown"] < natural - 1:
+            result.fail("figure-size", f"figure {name} is {natural:.0f} px wide but shown at "
+                        f"{img['shown']:.0f} px: draw it at most as wide as the column")
+        if img["output"] and img["natural"] < DENSITY * img["shown"] - 1:
+            result.fail("figure-dpi", f"figure {name} has {img['natural'] / img['shown']:.2f} pixels "
+                        f"per CSS pixel (< {DENSITY}: blurry)")
     if facts["is_notebook"]:
         shown = sum(1 for i in images if i["ok"] and i["output"])
         if shown == 0:
@@ -239,6 +277,21 @@ def _analyse(result: PageResult, facts: dict, root: Path, base: str) -> None:
         line_end = facts["outputText"].find("\n", match.end())
         line = facts["outputText"][line_start:line_end if line_end >= 0 else None].strip()
         result.fail("log-noise", f"log/warning text in cell output: {line[:160]!r}")
+
+    # Layout.
+    for block in facts["wideMath"][:3]:
+        result.fail("wide-math", f"display equation {block['over']} px wider than its column: "
+                    f"{' '.join(block['text'].split())!r}")
+    for block in facts["clippedCode"][:3]:
+        result.fail("clipped-code", f"code block clipped by {block['over']} px: {block['line'][:90]!r}")
+    long_lines = [line for line in facts["codeLines"] if len(line.rstrip()) > CODE_COLUMNS]
+    for line in long_lines[:3]:
+        result.fail("long-code", f"code line of {len(line.rstrip())} > {CODE_COLUMNS} characters: "
+                    f"{line.strip()[:90]!r}")
+    for match in list(RAW_TABLE.finditer(facts["text"]))[:1]:
+        start = max(match.start() - 60, 0)
+        snippet = " ".join(facts["text"][start:match.end() + 20].split())
+        result.fail("raw-table", f"pipe-table text left unrendered: ...{snippet}...")
 
     # Links.
     internal = 0

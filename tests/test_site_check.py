@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,15 @@ from tests import site_check
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
+
+
+def _png(width: int, height: int) -> bytes:
+    """A grey ``width`` x ``height`` PNG (8-bit greyscale)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def _mathjax_dir() -> Path:
@@ -52,6 +63,9 @@ GOOD_NOTEBOOK = _page(
     "<h1 id='results'>Chapter</h1>"
     "<div class='cell'><div class='cell_input'><pre>plt.show()</pre></div>"
     "<div class='cell_output'><img src='../_images/ok.png' alt='figure'></div></div>"
+    # a 2x figure shown at its design width (40 CSS px), in a column wide enough for it
+    "<div style='width: 300px'><div class='cell'><div class='cell_output'>"
+    "<img src='../_images/retina.png' width='40' alt='sharp figure'></div></div></div>"
     "<p><a href='../good.html'>back</a></p>",
     depth=1,
 )
@@ -89,6 +103,19 @@ BAD_PAGES = {
         "<img src='../_images/ok.png' alt='figure'></div></div>",
         depth=1,
     ),
+    # layout defects in a narrow column: an equation and a code line too wide for it, a figure
+    # shrunk below its design width and with fewer pixels than CSS pixels, raw pipe-table text
+    "notebooks/layout.html": _page(
+        "<div style='width: 300px'>"
+        "<div class='math' style='overflow-x: auto'>\\[" + " + ".join(f"x_{{{i}}}" for i in range(60))
+        + "\\]</div>"
+        "<div class='cell'><div class='cell_input'><pre style='overflow-x: auto'>"
+        "total = first_quantity + second_quantity  # " + "a long comment " * 4 + "</pre></div>"
+        "<div class='cell_output'><img src='../_images/retina.png' width='600' "
+        "style='max-width: 100%' alt='shrunk'></div></div>"
+        "<p>| model | gap | |:--|--:| | a | 1 |</p></div>",
+        depth=1,
+    ),
     # a page script that throws
     "script_error.html": _page("<p>js</p><script>throw new Error('boom');</script>"),
     # a redirect page whose target does not exist
@@ -102,6 +129,8 @@ EXPECTED = {
     "external.html": {"network", "figure"},
     "notebooks/noisy.html": {"stderr", "log-noise"},
     "script_error.html": {"script"},
+    "notebooks/layout.html": {"wide-math", "clipped-code", "long-code", "figure-size", "figure-dpi",
+                              "raw-table"},
     "redirect.html": {"link"},
 }
 
@@ -111,6 +140,7 @@ def fake_site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site")
     (root / "_images").mkdir()
     (root / "_images" / "ok.png").write_bytes(PNG)
+    (root / "_images" / "retina.png").write_bytes(_png(80, 20))
     (root / "_static").mkdir()
     (root / "_static" / "mathjax").symlink_to(_mathjax_dir(), target_is_directory=True)
     (root / "notebooks").mkdir()
@@ -162,6 +192,10 @@ def test_details_name_the_defect(results):
     assert "cdn.jsdelivr.net" in network and "example.com" in network
     noise = " ".join(m for _, m in results["notebooks/noisy.html"].problems)
     assert "oneDNN" in noise and "UserWarning" in noise
+    layout = dict(results["notebooks/layout.html"].problems)
+    assert "x_{" not in layout["wide-math"] and "px wider than its column" in layout["wide-math"]
+    assert "shown at 300 px" in layout["figure-size"] and "600 px wide" in layout["figure-size"]
+    assert "code line of 103 > 88" in layout["long-code"], layout["long-code"]
 
 
 def test_exit_status(fake_site, tmp_path, capsys):
