@@ -118,6 +118,7 @@ browser:
 # internal links resolve, no log noise, nothing fetched from the network.
 site-check: $(STAMP) browser book pdf
 	$(PY) -m tests.site_check _build/html
+	$(PY) -m tests.launch_check _build/html
 
 # ---- mystmd (Jupyter Book 2) and the PDF -------------------------------------------------------
 # myst.yml builds the same sources with mystmd; see book/_myst/README.md. mystmd lives in its own
