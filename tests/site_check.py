@@ -15,8 +15,8 @@ For every HTML page (everything except ``_static/``, ``_sources/``, ``_images/``
   ``\\begin``, ``\\frac`` ..., ``$..\\..$``) is left in the visible text outside code;
 * **figures** -- every ``<img>`` loaded (``naturalWidth > 0``), and every notebook page shows at
   least one loaded image inside its cell outputs; no figure is shown narrower than its natural
-  size (its ``width`` attribute, else its pixel width: a figure wider than the column is shrunk,
-  and its labels with it), and a cell output's PNG has at least 1.5 pixels per CSS pixel
+  size (its width in CSS pixels, from a ``width`` attribute or inline style, else its pixel
+  width: a figure wider than the column is shrunk, and its labels with it), and a cell output's PNG has at least 1.5 pixels per CSS pixel
   (150 dpi and more);
 * **layout** -- no display equation is wider than its column (hidden behind a scrollbar), no
   visible code block is clipped, no line of a code cell is longer than 88 characters, and no
@@ -116,8 +116,10 @@ async () => {
   facts.images = imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
                                  output: !!i.closest('.cell_output, .output'),
                                  natural: i.naturalWidth,
+                                 // design width in CSS px: a numeric width attribute or inline style
                                  attrWidth: /^\s*\d+(\.\d+)?(px)?\s*$/.test(i.getAttribute('width') || '')
-                                     ? parseFloat(i.getAttribute('width')) : NaN,
+                                     ? parseFloat(i.getAttribute('width'))
+                                     : (/^\d+(\.\d+)?px$/.test(i.style.width) ? parseFloat(i.style.width) : NaN),
                                  shown: i.getBoundingClientRect().width,
                                  content: !!i.closest('main, article') && !i.closest('nav, header, footer, .navbar-brand')}));
   // Display maths and code blocks wider than their box (the reader gets a scrollbar).

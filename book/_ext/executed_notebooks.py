@@ -39,7 +39,7 @@ INSTALL_NOTE = ("*For Colab and Binder:* the next cell installs this book's pack
                 "where it is missing (on Colab) and does nothing where it is installed (on Binder).")
 
 _INSTALL_CELL = '''\
-# Installs the book's package when it is missing (on Colab); quiet, and a no-op once it is installed.
+# Installs the book's package where it is missing (Colab); quiet; a no-op once installed.
 import importlib.util
 
 if importlib.util.find_spec("gaussianization") is None:
