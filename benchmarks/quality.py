@@ -23,7 +23,7 @@ OUR_MODELS = {
     "diagonal+IG": ("diagonal", True, "plain",
                     "make_gaussianization_flow(2, 8, 2, 8) + initialize_flow_from_ig(train)"),
     "coupling": ("coupling", False, "plain",
-                 "make_coupling_flow(2, 4 blocks, K=8, hidden=(64, 64)) (the seed coupling flow)"),
+                 "make_coupling_flow(2, 4 blocks, K=8, hidden=(64, 64))"),
     "coupling+IG": ("coupling", True, "plain",
                     "make_coupling_flow(2, 4, 8, hidden=(64, 64)) + initialize_flow_from_ig(train)"),
     "spline": ("spline", False, "plain",

@@ -177,7 +177,11 @@ def run_scaling(cfg, results, peer_reason, bar):
 
     sc = {"dim": [], "K": [], "ig": [], "steps_timed": cfg["scaling_steps"],
           "data": "standardised 4-component Gaussian mixture, 5,000 train points; log_prob on 10,000 points",
-          "K_sweep_dim": 2}
+          "K_sweep_dim": 2,
+          "step_method": (f"3 untimed steps after compilation, then {cfg['repeats']} rounds of "
+                          f"{cfg['scaling_steps']} steps; the smallest round median"),
+          "compiled": ("XLA (tf.function(jit_compile=True)) unless its log_prob disagreed with the plain graph "
+                       "at init (benchmarks.common.xla_disagreement); each row records which (xla)")}
     for arch in cfg["scale_archs"]:
         for d in cfg["dims"]:
             bar.set_description(f"scaling {arch} d={d}")
@@ -236,7 +240,8 @@ def main(argv=None):
             "peers_skipped": peer_reason,
             "training": ("custom loop: one tf.function(jit_compile=True) Adam step on -mean(flow.log_prob(x)) "
                          "per minibatch (not Model.fit), falling back to tf.function without XLA for an "
-                         "architecture whose XLA log_prob disagrees with the plain graph (see xla_fallback); "
+                         "architecture whose XLA log_prob disagrees with the plain graph (benchmarks.common."
+                         "xla_disagreement; the reason is kept in xla_fallback); "
                          "every evaluation uses the plain graph (no XLA); "
                          "zuko: the same loop in PyTorch (eager)"),
             "batch": 512, "recipes": RECIPES,

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .common import BATCH, KerasTrainer, best_time, n_params
+from .common import BATCH, KerasTrainer, best_time, load_average, n_params, step_times
 from .quality import build_flow
 
 
@@ -27,14 +27,11 @@ def time_ours(arch: str, d: int, k: int, steps: int, repeats: int) -> dict:
     tr = KerasTrainer(flow)
     tr.warm_up(train[:BATCH], evalx)
     idx = np.random.default_rng(1).integers(0, len(train), (steps, BATCH))
-    per = []
-    for i in range(steps):
-        xb = train[idx[i]]
-        t = time.perf_counter()
-        tr.step(xb)
-        per.append(time.perf_counter() - t)
+    load = load_average()
+    timed = step_times(tr.step, [train[i] for i in idx], repeats)
     lp = best_time(lambda: tr.log_prob(evalx), repeats)
-    return {"arch": arch, "d": d, "K": k, "params": n_params(tr.variables), "step_ms": 1e3 * float(np.median(per)),
+    return {"arch": arch, "d": d, "K": k, "params": n_params(tr.variables), "step_ms": timed["ms"],
+            "step_round_medians_ms": timed["round_medians_ms"], "load_average": load,
             "log_prob_10k_ms": 1e3 * lp, "compile_s": tr.compile_s,
             "xla": tr.jit_compile, "xla_fallback": tr.xla_fallback}
 
@@ -49,24 +46,24 @@ def time_peer(name: str, d: int, steps: int, repeats: int) -> dict:
     torch.manual_seed(0)
     flow = make_peer(name, d)
     opt = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    idx = np.random.default_rng(1).integers(0, len(train), (steps + 3, BATCH))
-    per = []
-    for i in range(steps + 3):
-        xb = torch.from_numpy(train[idx[i]])
-        t = time.perf_counter()
+    idx = np.random.default_rng(1).integers(0, len(train), (steps, BATCH))
+
+    def step(xb):
         loss = -flow().log_prob(xb).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= 3:
-            per.append(time.perf_counter() - t)
+
+    load = load_average()
+    timed = step_times(step, [torch.from_numpy(train[i]) for i in idx], repeats)
 
     def lp():
         with torch.no_grad():
             flow().log_prob(evalx)
 
     return {"arch": name, "d": d, "K": None, "params": int(sum(p.numel() for p in flow.parameters())),
-            "step_ms": 1e3 * float(np.median(per)), "log_prob_10k_ms": 1e3 * best_time(lp, repeats)}
+            "step_ms": timed["ms"], "step_round_medians_ms": timed["round_medians_ms"], "load_average": load,
+            "log_prob_10k_ms": 1e3 * best_time(lp, repeats)}
 
 
 def time_ig(ns, seed: int = 0) -> list[dict]:

@@ -10,6 +10,11 @@
 //   note naming the module and where its docstrings are rendered (the Jupyter Book 1 site).
 // * `py:mod`, `py:class`, `py:func` -- Sphinx's Python cross-references, shown as inline
 //   code with the name as Sphinx displays it (`~a.b.c` shows `c`).
+// * `{admonition} Title` (no kind; the performance page folds its details in them with
+//   `:class: dropdown`, which sphinx-togglebutton folds under Jupyter Book 1 and mystmd turns
+//   into a <details>) -- given the kind `note`: mystmd's Typst export has no generic
+//   admonition ("Unknown admonition kind") and no conversion for a `{dropdown}`'s <details>.
+//   The title stays; in the PDF the block is printed open.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -95,10 +100,22 @@ function pythonRole(name) {
   };
 }
 
+const untitledAdmonitionsAreNotes = {
+  name: 'untitled-admonition-kind',
+  doc: 'A generic {admonition} becomes a note, so that the Typst export (the PDF) can draw it.',
+  stage: 'document',
+  plugin: (_, utils) => (tree) => {
+    for (const node of utils.selectAll('admonition', tree)) {
+      if (!node.kind || node.kind === 'admonition') node.kind = 'note';
+    }
+  },
+};
+
 const plugin = {
   name: 'Gaussianization Flows book constructs',
   directives: [learningPath, evalRst],
   roles: ['py:mod', 'py:class', 'py:func'].map(pythonRole),
+  transforms: [untitledAdmonitionsAreNotes],
 };
 
 export default plugin;
