@@ -112,7 +112,18 @@ def _admonition(title: str, body: str, folded: bool = True) -> str:
 
 
 def _figure(image: str, name: str, alt: str, caption: str) -> str:
-    return f":::{{figure}} images/{image}\n:name: {name}\n:alt: {alt}\n:width: 100%\n\n{caption.strip()}\n:::"
+    """A captioned figure shown at its design width: the PNG is drawn at 2x (``_save``)."""
+    width = _png_width(IMAGES / image) // 2 if (IMAGES / image).is_file() else None
+    size = f"\n:width: {width}px" if width else ""
+    return f":::{{figure}} images/{image}\n:name: {name}\n:alt: {alt}{size}\n\n{caption.strip()}\n:::"
+
+
+def _png_width(path: Path) -> int:
+    """The pixel width of a PNG, from its header."""
+    header = path.read_bytes()[:24]
+    if header[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path} is not a PNG")
+    return int.from_bytes(header[16:20], "big")
 
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -431,7 +442,7 @@ def plots(results) -> list[str]:
     IMAGES.mkdir(parents=True, exist_ok=True)
     made = []
     cps = [0, *results["meta"]["config"]["checkpoints"]]
-    fig, axes = plt.subplots(1, len(results["quality"]), figsize=(11, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, len(results["quality"]), figsize=(6.8, 3.6), sharey=True)
     for ax, (dname, models) in zip(list(getattr(axes, "flat", [axes])), results["quality"].items()):
         ours = [n for n in models if not n.startswith("zuko")]
         for name, m in models.items():
@@ -446,15 +457,15 @@ def plots(results) -> list[str]:
         ax.grid(alpha=0.3)
     axes.flat[0].set_ylabel("KL gap to the exact density (nats)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=10, frameon=False)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
-    fig.savefig(IMAGES / "bench_quality.png", dpi=110)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8.5, frameon=False)
+    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    fig.savefig(IMAGES / "bench_quality.png", dpi=2 * plotting.DPI)
     plt.close(fig)
     made.append("bench_quality.png")
 
     sc = results.get("scaling")
     if sc:
-        fig, grid = plt.subplots(2, 2, figsize=(11, 8.2))
+        fig, grid = plt.subplots(2, 2, figsize=(6.8, 6.4))
         axes = [grid[0, 0], grid[0, 1], grid[1, 0]]
         archs = sorted({r["arch"] for r in sc["dim"]})
         for i, arch in enumerate(archs):
@@ -493,9 +504,9 @@ def plots(results) -> list[str]:
                         Line2D([], [], marker="o", color="0.3", markerfacecolor="white", ls="none")]
             labels += ["filled marker: ours under XLA,\nor zuko (PyTorch)", "open marker: TensorFlow's\nplain graph (no XLA)"]
         grid[1, 1].axis("off")
-        grid[1, 1].legend(handles, labels, loc="center", fontsize=10, frameon=False)
+        grid[1, 1].legend(handles, labels, loc="center", fontsize=8, frameon=False)
         fig.tight_layout()
-        fig.savefig(IMAGES / "bench_scaling.png", dpi=110)
+        fig.savefig(IMAGES / "bench_scaling.png", dpi=2 * plotting.DPI)
         plt.close(fig)
         made.append("bench_scaling.png")
     return made

@@ -151,7 +151,7 @@ def speed_plot(result) -> str | None:
 
     plotting.setup()
     IMAGES.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.4), sharex=True)
     styles = {"tensorflow": "-", "jax": "-.", "torch": ":"}
     for ax, key, title in ((axes[0], "step_ms", "training step (batch 512)"), (axes[1], "log_prob_10k_ms", "log_prob of 10,000 points")):
         for i, arch in enumerate(("diagonal", "coupling")):
@@ -172,7 +172,7 @@ def speed_plot(result) -> str | None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.14, 1, 1))
-    fig.savefig(IMAGES / "bench_speed.png", dpi=110)
+    fig.savefig(IMAGES / "bench_speed.png", dpi=2 * plotting.DPI)
     plt.close(fig)
     return "bench_speed.png"
 
