@@ -129,24 +129,39 @@ def setup(seed: int | None = None, *, style: bool = True) -> int:
 
 
 class Table:
-    """A pipe table that a notebook shows as a table (``text/markdown``) and a terminal as text."""
+    """A table that Jupyter shows as a table (``text/markdown``) and a terminal as aligned text."""
 
-    def __init__(self, markdown: str):
-        self.markdown = markdown
+    def __init__(self, header: list[str], rows: list[list[str]], align: str):
+        self.header, self.rows, self.align = header, rows, align
 
     def _repr_markdown_(self) -> str:
-        return self.markdown
+        """A pipe table (``|`` in a cell escaped)."""
+        rules = {"l": ":--", "r": "--:", "c": ":-:"}
+        lines = [self.header, *self.rows]
+        text = ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines]
+        text.insert(1, "|" + "|".join(rules[a] for a in self.align) + "|")
+        return "\n".join(text)
 
     def __repr__(self) -> str:
-        return self.markdown
+        """Columns padded to their widest cell, a rule of dashes under the header."""
+        lines = [self.header, *self.rows]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(self.header))]
+        pad = {"l": str.ljust, "r": str.rjust, "c": str.center}
+
+        def fmt(line):
+            return "  ".join(pad[a](cell, w) for cell, w, a in zip(line, widths, self.align)).rstrip()
+
+        return "\n".join([fmt(self.header), "  ".join("-" * w for w in widths),
+                          *(fmt(row) for row in self.rows)])
 
 
 def table(header, rows, *, align=None) -> Table:
     """A chapter's results as a table: a real table on the site and in the PDF.
 
     The book renders markdown outputs as MyST (``nb_render_markdown_format: myst``), so the
-    pipe table this returns is typeset as a table; its plain-text form is the same pipe table.
-    Cells are shown as ``str(cell)`` (format the numbers first); a ``|`` in a cell is escaped.
+    pipe table this returns is typeset as a table; its plain-text form (a terminal, the PDF) is
+    the same table with padded columns. Cells are shown as ``str(cell)`` (format the numbers
+    first).
 
     Args:
         header: the column titles, a sequence of ``m`` strings.
@@ -166,11 +181,8 @@ def table(header, rows, *, align=None) -> Table:
     align = "l" + "r" * (columns - 1) if align is None else align
     if len(align) != columns or set(align) - set("lrc"):
         raise ValueError(f"align needs one of l, r, c per column ({columns}), got {align!r}")
-    rules = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rules[a] for a in align) + "|"]
-    for number, row in enumerate(rows):
-        cells = [str(cell).replace("|", "\\|") for cell in row]
-        if len(cells) != columns:
-            raise ValueError(f"row {number} has {len(cells)} cells, the header {columns}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return Table("\n".join(lines))
+    cells = [[str(cell) for cell in row] for row in rows]
+    for number, row in enumerate(cells):
+        if len(row) != columns:
+            raise ValueError(f"row {number} has {len(row)} cells, the header {columns}")
+    return Table(header, cells, align)

@@ -91,6 +91,11 @@ def test_myst_log_check():
     assert log_problems(cached, cached=2) == ["1 notebooks took cached outputs, expected 2"]
     executing = "💿 Executing notebook (notebooks/01_b.md) [no execution cache found]"
     assert executing in log_problems(cached * 2 + executing, cached=2)
+    # the one known-harmless warning (a YAML list of tags; mystmd reads it) and only that one
+    tags = '⚠️  notebooks/02_x.md:10 value is not a string for option "tags" (in code-cell)'
+    assert log_problems(clean + tags + "\n") == []
+    other = '⚠️  notebooks/02_x.md:10 value is not a string for option "label" (in code-cell)'
+    assert log_problems(clean + other + "\n") == [other]
 
 
 def test_pdf_check_reads_every_chapter_title():
