@@ -5,7 +5,7 @@ Subpackages and modules:
 * :mod:`gaussianization.gauss_keras` — the Keras 3 flow library;
 * :mod:`gaussianization.datasets` — two moons and spiral with exact log-densities;
 * :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics;
-* :mod:`gaussianization.tutorial` — the chapter-1 teaching code (Newton's method, the banana target);
+* :mod:`gaussianization.tutorial` — the chapter-2 teaching code (Newton's method, the banana target);
 * :mod:`gaussianization.plotting` — the book's one plotting style (needs the ``plot`` extra);
 * :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter, and
   :func:`table`, a chapter's results as a rendered table.

@@ -22,7 +22,8 @@ For every HTML page (everything except ``_static/``, ``_sources/``, ``_images/``
   visible code block is clipped, no line of a code cell is longer than 88 characters, and no
   raw pipe-table text (``|---|``) is left in the visible text;
 * **links** -- every same-site ``href`` points to an existing file, and its ``#fragment`` (if any)
-  to an existing ``id`` in that file;
+  to an existing ``id`` in that file; a link whose text names a chapter by number ("chapter 4")
+  leads to the page that shows that number in its title;
 * **quiet outputs** -- no stderr or error output block, and no TensorFlow log line or "Warning"
   text inside cell outputs;
 * **scripts** -- no uncaught JavaScript exception and no console error.
@@ -76,6 +77,10 @@ RAW_TABLE = re.compile(r"\|\s*:?-{2,}:?\s*\|")
 CODE_COLUMNS = 88
 # Pixels per CSS pixel of a cell output's PNG: 1.5 is 150 dpi for a figure drawn at 96 dpi.
 DENSITY = 1.5
+# A link text that names a chapter by its number ("chapter 4", "4 · Title"), and the number a
+# chapter page shows in its title ("<title>5. A coupling flow ...").
+CHAPTER_NUMBER = re.compile(r"\b[Cc]hapters?\s+(\d+)\b|^(\d+)\s*[·.]\s")
+NUMBERED_TITLE = re.compile(r"<title>\s*(\d+)\.\s")
 # Log noise inside cell outputs: TensorFlow/absl log lines and Python warnings.
 LOG_NOISE = re.compile(
     r"cpu_feature_guard|tensorflow/core|tensorflow/compiler|external/local_xla|oneDNN|cuInit"
@@ -139,6 +144,8 @@ async () => {
   facts.outputText = Array.from(document.querySelectorAll('.cell_output'))
       .map(n => n.innerText).join('\n');
   facts.links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
+  facts.namedLinks = Array.from(document.querySelectorAll('main a[href]'))
+      .map(a => ({href: a.href, text: a.textContent.trim()}));
   facts.title = document.title;
   return facts;
 }
@@ -232,6 +239,16 @@ def _check_link(root: Path, base: str, href: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def _chapter_number(root: Path, href: str) -> int | None:
+    """The number a page shows before its title ("5. A coupling flow ..."), or None."""
+    path = root / unquote(urlsplit(href).path).lstrip("/")
+    if path.suffix != ".html" or not path.is_file():
+        return None
+    match = NUMBERED_TITLE.search(path.read_text(encoding="utf-8", errors="replace")[:20000])
+    return int(match.group(1)) if match else None
+
+
 def _analyse(result: PageResult, facts: dict, root: Path, base: str) -> None:
     # Maths.
     result.stats["math"] = facts["math"]
@@ -305,6 +322,15 @@ def _analyse(result: PageResult, facts: dict, root: Path, base: str) -> None:
         if problem:
             result.fail("link", problem)
     result.stats["links"] = internal
+
+    # A link that names a chapter by number names the number the target page shows.
+    for link in facts["namedLinks"]:
+        said = CHAPTER_NUMBER.search(link["text"])
+        if not said or not link["href"].startswith(base):
+            continue
+        shown = _chapter_number(root, link["href"][len(base):])
+        if shown is not None and int(said.group(1) or said.group(2)) != shown:
+            result.fail("chapter-ref", f"link {link['text'][:60]!r} leads to chapter {shown}")
 
 
 def check_site(build_dir: str | Path, *, screenshots: str | Path | None = None,

@@ -1,7 +1,7 @@
 """The flow library's import boundaries: what `gaussianization.gauss_keras` may and may not import.
 
 The library (`gaussianization/gauss_keras/`) is the product; the book's helpers (data sets,
-metrics, plotting, the chapter-1 teaching code, the notebook set-up) and matplotlib are not part
+metrics, plotting, the chapter-2 teaching code, the notebook set-up) and matplotlib are not part
 of it, and TensorFlow, JAX and torch are reached through one module only, `gauss_keras/_backend.py`. One test
 imports the library with matplotlib and seaborn made unimportable; two scan the sources (every
 ``import`` statement anywhere in a module, function bodies included, relative imports resolved).

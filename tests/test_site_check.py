@@ -116,6 +116,12 @@ BAD_PAGES = {
         "<p>| model | gap | |:--|--:| | a | 1 |</p></div>",
         depth=1,
     ),
+    # links that name a chapter by a number other than the one its page shows ("5. Chapter")
+    "wrong_chapter.html": _page(
+        "<p>See <a href='notebooks/numbered.html'>chapter 4</a> and "
+        "<a href='notebooks/numbered.html'>4 · Chapter</a>; "
+        "<a href='notebooks/numbered.html'>chapter 5</a> is right.</p>"
+    ),
     # a page script that throws
     "script_error.html": _page("<p>js</p><script>throw new Error('boom');</script>"),
     # a redirect page whose target does not exist
@@ -129,6 +135,7 @@ EXPECTED = {
     "external.html": {"network", "figure"},
     "notebooks/noisy.html": {"stderr", "log-noise"},
     "script_error.html": {"script"},
+    "wrong_chapter.html": {"chapter-ref"},
     "notebooks/layout.html": {"wide-math", "clipped-code", "long-code", "figure-size", "figure-dpi",
                               "raw-table"},
     "redirect.html": {"link"},
@@ -147,6 +154,8 @@ def fake_site(tmp_path_factory) -> Path:
     (root / "index.html").write_text(GOOD, encoding="utf-8")
     (root / "good.html").write_text(GOOD, encoding="utf-8")
     (root / "notebooks" / "chapter.html").write_text(GOOD_NOTEBOOK, encoding="utf-8")
+    (root / "notebooks" / "numbered.html").write_text(
+        GOOD_NOTEBOOK.replace("<title>t</title>", "<title>5. Chapter</title>"), encoding="utf-8")
     for rel, html in BAD_PAGES.items():
         (root / rel).write_text(html, encoding="utf-8")
     return root
@@ -165,7 +174,8 @@ def test_browser_is_installed():
 
 
 def test_every_page_is_checked(results):
-    expected = {"index.html", "good.html", "notebooks/chapter.html", *BAD_PAGES}
+    expected = {"index.html", "good.html", "notebooks/chapter.html", "notebooks/numbered.html",
+                *BAD_PAGES}
     assert set(results) == expected
 
 
@@ -192,6 +202,8 @@ def test_details_name_the_defect(results):
     assert "cdn.jsdelivr.net" in network and "example.com" in network
     noise = " ".join(m for _, m in results["notebooks/noisy.html"].problems)
     assert "oneDNN" in noise and "UserWarning" in noise
+    chapters = [m for kind, m in results["wrong_chapter.html"].problems if kind == "chapter-ref"]
+    assert len(chapters) == 2 and all("leads to chapter 5" in m for m in chapters), chapters
     layout = dict(results["notebooks/layout.html"].problems)
     assert "x_{" not in layout["wide-math"] and "px wider than its column" in layout["wide-math"]
     assert "shown at 300 px" in layout["figure-size"] and "600 px wide" in layout["figure-size"]
