@@ -8,8 +8,9 @@ Figures are sized to the book's text column: :data:`COLUMN_WIDTH` inches (672 CS
 at most, drawn at :data:`DPI` = 96 dots per inch, so a point of font is a point on the page and
 the labels are as large as the text around them. In a notebook, :func:`setup` switches
 IPython's inline backend to ``retina``: each PNG holds twice as many pixels per inch (192) and
-tells the page to show it at its design size, which is sharp on high-density screens and
-never shrunk. Maths in labels uses DejaVu Sans, the font of the labels themselves.
+tells the page to show it at its design size, which is sharp on high-density screens; the
+book's column (672 px at 1280 px) fits it unshrunk. Maths in labels uses DejaVu Sans, the
+font of the labels themselves.
 
 matplotlib and seaborn are optional dependencies (the ``plot`` extra, ``pip install
 "gaussianization[plot]"``): the flow library never imports this module, and importing it
