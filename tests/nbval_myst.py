@@ -9,6 +9,12 @@ checks are the ``assert`` cells inside the notebooks.
 With ``--nbval-no-stderr`` a cell that writes anything to stderr fails, whatever else it
 does: a TensorFlow log line or a warning would otherwise land on the rendered page.
 
+A kernel that dies while starting (before it answers ``kernel_info``: for example
+when another process took one of the TCP ports picked for it, which happens when two
+nbval runs start kernels at the same moment, as ``make notebooks`` does) is started
+again, up to ``KERNEL_START_ATTEMPTS`` times, with a note on the terminal; a notebook
+never runs twice, and a kernel that cannot start fails the notebook with its stderr.
+
 With ``--nbval-book-cache DIR`` (``make test`` passes ``_build/.jupyter_cache``),
 a notebook whose every cell passed is also stored, with its outputs, in the
 Jupyter Book execution cache, keyed exactly as the book build keys it. The book
@@ -22,16 +28,48 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
+import tempfile
 import time
 import types
 from pathlib import Path
 
 import jupytext
 import pytest
+from nbval import kernel as nbval_kernel
 from nbval import plugin as nbval_plugin
 
 _NOTEBOOK_NAME = re.compile(r"^\d\d_[\w-]+\.md$")
 _jupytext_reader = types.SimpleNamespace(read=lambda path, as_version=4: jupytext.read(path))
+KERNEL_START_ATTEMPTS = 3
+_nbval_start_new_kernel = nbval_kernel.start_new_kernel
+
+
+def start_kernel_with_retries(*, stderr=None, **kwargs):
+    """nbval's ``start_new_kernel``, tried up to ``KERNEL_START_ATTEMPTS`` times.
+
+    The kernel's own stderr (nbval sends it to ``os.devnull``) goes to a temporary file,
+    so that a kernel that never starts is reported with what it printed.
+
+    Raises:
+        RuntimeError: every attempt failed; the message ends with the last kernel's stderr.
+    """
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+            try:
+                return _nbval_start_new_kernel(stderr=log, **kwargs)
+            except RuntimeError as error:
+                log.seek(0)
+                printed = log.read()[-4000:]
+                if attempt == KERNEL_START_ATTEMPTS:
+                    raise RuntimeError(f"{error} ({attempt} attempts); the kernel's stderr:\n"
+                                       f"{printed}") from error
+                sys.stderr.write(f"\nnbval_myst: the kernel did not start ({error}); "
+                                 f"starting it again (attempt {attempt + 1}). Its stderr:\n{printed}\n")
+    raise AssertionError("unreachable")
+
+
+nbval_kernel.start_new_kernel = start_kernel_with_retries  # RunningKernel looks it up here
 
 
 def pytest_addoption(parser):
