@@ -71,22 +71,19 @@ def test_generated_notebook_puts_the_install_cells_first():
 def test_executed_notebook_comes_from_the_cache(tmp_path):
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
-    from myst_nb.core.config import NbParserConfig
-    from myst_parser.config.main import MdParserConfig
 
     chapter = tmp_path / "chapter.md"
     chapter.write_text("---\njupytext:\n  text_representation:\n    format_name: myst\n"
                        "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# Title\n\n"
                        "```{code-cell} ipython3\nprint(1)\n```\n", encoding="utf-8")
     cache = str(tmp_path / "cache")
-    md_config, nb_config = MdParserConfig(), NbParserConfig()
     with pytest.raises(KeyError):
-        extension.executed_notebook(chapter, md_config, nb_config, cache)
+        extension.executed_notebook(chapter, cache)
     notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
     notebook.cells = [nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell(
         "print(1)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])]
     get_cache(cache).cache_notebook_bundle(CacheBundleIn(notebook, str(chapter)), check_validity=False)
-    merged = extension.executed_notebook(chapter, md_config, nb_config, cache)
+    merged = extension.executed_notebook(chapter, cache)
     assert [cell.get("outputs") for cell in merged.cells if cell.cell_type == "code"][0][0]["text"] == "1\n"
 
 

@@ -27,9 +27,12 @@ and repository come from ``repository.url`` of ``_config.yml``, the services fro
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
+
+_EXECUTION_CACHE = Path(__file__).resolve().parents[1] / "_myst" / "execution_cache.py"
 
 #: The environment variable the install cell reads its pip requirement from (default: the git URL).
 INSTALL_SOURCE_VARIABLE = "GAUSSIANIZATION_INSTALL_SOURCE"
@@ -111,15 +114,16 @@ def with_install_cell(notebook, repository_url: str):
     return notebook
 
 
-def executed_notebook(path: Path, md_config, nb_config, cache_path: str):
-    """The MyST notebook at ``path`` with its outputs from the cache (KeyError if none there)."""
-    from jupyter_cache import get_cache
-    from myst_nb.core.read import create_nb_reader
+def executed_notebook(path: Path, cache_path: str):
+    """The MyST notebook at ``path`` with its outputs from the cache (KeyError if none there).
 
-    text = path.read_text(encoding="utf-8")
-    notebook = create_nb_reader(str(path), md_config, nb_config, text).read(text)
-    _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
-    return merged
+    The one reader of the execution cache is ``book/_myst/execution_cache.py`` (mystmd's PDF and
+    site use it too); this extension loads it by path, as Sphinx loads this file.
+    """
+    spec = importlib.util.spec_from_file_location("execution_cache", _EXECUTION_CACHE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.executed_notebook(path, Path(cache_path))
 
 
 def notebook_pages(env) -> list[str]:
@@ -155,8 +159,7 @@ def write_notebooks(app, exception):
     for docname in notebook_pages(env):
         source = Path(env.doc2path(docname))
         try:
-            notebook = executed_notebook(source, env.myst_config, env.mystnb_config,
-                                         str(env.mystnb_config.execution_cache_path))
+            notebook = executed_notebook(source, str(env.mystnb_config.execution_cache_path))
         except KeyError:
             logger.warning(f"{source}: no executed copy in the execution cache; no .ipynb written",
                            location=docname)
