@@ -264,6 +264,26 @@ def test_fit_with_targets_and_evaluate_report_the_exact_nll():
     assert abs(evaluated - exact) < 1e-4, (evaluated, exact)
 
 
+@tensorflow_only("the chapters, whose spelling this compares with the seeds', run on TensorFlow")
+def test_seed_spelling_trains_exactly_as_the_book_does():
+    """``compile(loss=base_nll_loss)`` + ``fit(X, X)`` (the seeds) and ``compile()`` + ``fit(X)``
+    (every chapter) are the same training, to the bit: same losses, same weights."""
+    x = flow_data(2, 1000, seed=0)
+    runs = []
+    for seeds_spelling in (True, False):
+        keras.utils.set_random_seed(0)
+        flow = make_gaussianization_flow(2, 2, 2, 4, pca_init_data=x, mixture_init_data=x)
+        if seeds_spelling:
+            flow.compile(keras.optimizers.Adam(1e-2), loss=base_nll_loss)
+            history = flow.fit(x, x, batch_size=250, epochs=2, verbose=0)
+        else:
+            flow.compile(keras.optimizers.Adam(1e-2))
+            history = flow.fit(x, batch_size=250, epochs=2, verbose=0)
+        runs.append((history.history["loss"], [numpy(w) for w in flow.weights]))
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
 def test_compile_accepts_only_the_nll():
     flow = make_gaussianization_flow(2, 1, 2, 2)
     for loss in (None, base_nll_loss, "base_nll_loss"):
