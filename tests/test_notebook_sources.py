@@ -65,3 +65,15 @@ def test_exercise_labels_are_unique_across_the_book():
     labels = [label for path in CHAPTERS
               for label in re.findall(r"^:label: (ex-\S+)$", path.read_text(), flags=re.M)]
     assert len(labels) == len(set(labels))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids)
+def test_every_code_cell_compiles_without_a_warning(path):
+    # e.g. "\m" in a non-raw string: IPython shows its DeprecationWarning on stderr.
+    import warnings
+
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type == "code":
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                compile(cell.source, path.name, "exec")
