@@ -17,7 +17,7 @@ export KERAS_BACKEND := tensorflow
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book html test lab kernel unit notebooks-onednn-on notebooks-onednn-off myst-check pdf pdf-check node test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report browser clean help
+.PHONY: book html test lab kernel unit notebooks-onednn-on notebooks-onednn-off myst-check pdf pdf-check node test-backends test-backends-torch test-backends-jax notebooks site-check bench bench-quick bench-speed profile spread spread-report notebook-times browser clean help
 
 help:
 	@echo "make book         build the tutorial site (and its PDF) into _build/html"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-quick  a short benchmark run"
 	@echo "make bench-speed  only the speed suite: ours on TensorFlow, JAX and torch against zuko"
 	@echo "make profile      where a training step and a log_prob spend their time, by op family"
+	@echo "make notebook-times  wall time of every chapter and of its slowest cells (nbclient, as nbval runs them)"
 	@echo "make spread       re-measure every asserted number over seeds and kernel families (about an hour)"
 
 $(STAMP): pyproject.toml
@@ -220,6 +221,10 @@ spread: $(STAMP)
 spread-report: $(STAMP)
 	$(PY) -m benchmarks.spread summarise
 	$(PY) -m benchmarks.spread_report
+
+# Wall time of each chapter and its slowest cells (the book's target: about 90 s each on 2 cores).
+notebook-times: $(STAMP) $(KERNEL)
+	$(PY) -m benchmarks.notebook_times
 
 clean:
 	rm -rf _build

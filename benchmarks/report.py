@@ -611,8 +611,8 @@ Total wall time {meta['wall_s'] / 60:.1f} min. Python {meta.get('python', '?')};
 |---|--:|--:|--:|
 {ds_lines}
 
-**Quality measure:** for each test point $D_i = \\log p_\\text{{true}}(x_i) - \\log q(x_i)$; the KL gap is the
-mean of $D_i$, reported as the mean ± s.d. over {len(cfg['seeds'])} seed(s), with the paired standard error
+**Quality measure:** the log-ratio $\\log p_\\text{{true}}(x^{{(i)}}) - \\log q(x^{{(i)}})$ at each test point
+$x^{{(i)}}$; the KL gap is its mean, reported as the mean ± s.d. over {len(cfg['seeds'])} seed(s), with the paired standard error
 of each run's mean in the full table.
 
 **Training:** every model, ours and zuko's, trains on minibatches of 512 drawn with replacement, with the
@@ -691,7 +691,7 @@ Every KL gap, checkpoint by checkpoint and seed by seed:
         sampling_fold = _admonition(
             "Sampling times and round-trip errors",
             f"Best of {cfg['sample_repeats']} warm calls; round trip: "
-            "$\\max_i \\lVert f^{-1}(f(x_i)) - x_i \\rVert$ over the moons test set, with the median in "
+            "$\\max_i \\lVert f^{-1}(f(x^{(i)})) - x^{(i)} \\rVert$ over the moons test set, with the median in "
             "brackets.\n\n" + sampling_table(results))
         sections.append(f"""## Sampling
 

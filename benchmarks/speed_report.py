@@ -212,7 +212,7 @@ TensorFlow `tf.function(jit_compile=True)` (XLA), JAX `jax.jit`, torch eager (as
 **Sampling**: 100,000 samples (best of 3, warm) from the seed coupling flow
 `make_coupling_flow(2, 4, 8, hidden=(64, 64))` trained on moons ({result['config']['train_steps']:,} Adam
 steps, trained once and loaded by every worker), and from a zuko NSF trained for as many steps; round
-trip $\\max_i \\lVert f^{{-1}}(f(x_i)) - x_i \\rVert$ in float32 on the moons test set.
+trip $\\max_i \\lVert f^{{-1}}(f(x^{{(i)}})) - x^{{(i)}} \\rVert$ in float32 on the moons test set.
 
 {sampling_table(result)}
 

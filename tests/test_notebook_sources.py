@@ -31,19 +31,7 @@ def test_every_code_cell_fence_is_read_as_a_code_cell(path):
     assert len(cells) == fences
 
 
-# Chapters whose exercises are written but not yet measured over seeds and kernel families
-# (benchmarks/spread.py): strict, so the mark must go when they land.
-EXERCISES_PENDING = {"02_gaussianization_flow", "03_iterative_gaussianization"}
-
-
-def _teaching_frame_cases():
-    for path in CHAPTERS:
-        marks = [pytest.mark.xfail(strict=True, reason="exercises not landed yet")] \
-            if path.stem in EXERCISES_PENDING else []
-        yield pytest.param(path, marks=marks, id=path.stem)
-
-
-@pytest.mark.parametrize("path", list(_teaching_frame_cases()))
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids)
 def test_chapter_opens_with_goals_and_closes_with_summary_and_exercises(path):
     text = path.read_text()
     title = text.index("\n# ")
