@@ -1,4 +1,5 @@
-"""The library's only backend-specific code: compilation, a shape-changing loop, batch Jacobians.
+"""The library's only backend-specific code: compilation, a shape-changing loop, batch Jacobians,
+the distribution scope of a model.
 
 Everything else is written with ``keras.ops``. Each function below has one implementation per
 Keras backend (``keras.backend.backend()``: ``tensorflow``, ``jax`` or ``torch``); JAX and torch
@@ -14,11 +15,13 @@ default dtype of layers and data (``keras.config.floatx``), as on TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import keras
 
-__all__ = ["BACKEND", "STATIC_SHAPES", "batch_jacobian", "compile_eager", "compile_function", "while_loop_shrinking"]
+__all__ = ["BACKEND", "STATIC_SHAPES", "batch_jacobian", "compile_eager", "compile_function", "distribution_scope",
+           "num_replicas", "while_loop_shrinking"]
 
 #: The Keras backend this module was imported under.
 BACKEND = keras.backend.backend()
@@ -128,3 +131,27 @@ def batch_jacobian(fn, x):
     jacobian = tape.batch_jacobian(y, x, experimental_use_pfor=False)
     del tape
     return jacobian, y
+
+
+def distribution_scope(model):
+    """The context in which ``model``'s training state must be created.
+
+    TensorFlow: the scope of the ``tf.distribute`` strategy the model was built under (its
+    ``distribute_strategy``; the default strategy when none), so that optimizer slots created
+    outside ``fit`` are mirrored like the model's variables. JAX and torch: no context needed
+    (``keras.distribution`` lays variables out when they are created).
+    """
+    if BACKEND == "tensorflow":
+        return model.distribute_strategy.scope()
+    return contextlib.nullcontext()
+
+
+def num_replicas(model) -> int:
+    """How many replicas compute a gradient of their own before it is summed: the
+    ``num_replicas_in_sync`` of the model's ``tf.distribute`` strategy on TensorFlow, 1 elsewhere
+    (``keras.distribution.DataParallel`` on JAX traces one program over the global batch, so the
+    optimizer sees the global gradient)."""
+    if BACKEND == "tensorflow":
+        return int(model.distribute_strategy.num_replicas_in_sync)
+    return 1
+

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .._backend import compile_function
+from .._backend import compile_function, distribution_scope, num_replicas
 from ..distributions import StandardNormal
 from ..losses import base_nll_loss
 from ..training import StopOnNonFinite
@@ -212,7 +212,9 @@ class Flow(keras.Model):
             kwargs["callbacks"] = callbacks
         optimizer = getattr(self, "optimizer", None)
         if optimizer is not None and not optimizer.built:
-            optimizer.build(self.trainable_variables)
+            with distribution_scope(self):  # mirrored slots under a tf.distribute strategy
+                optimizer.build(self.trainable_variables)
+        _warn_if_clipping_per_replica(self, optimizer)
         return super().fit(x, y, *args, **kwargs)
 
     # -- serialization ------------------------------------------------------------
@@ -230,6 +232,27 @@ class Flow(keras.Model):
         layers = [keras.saving.deserialize_keras_object(c) for c in config.pop("layers")]
         base = config.pop("base", None)
         return cls(layers=layers, base=None if base is None else keras.saving.deserialize_keras_object(base), **config)
+
+
+def _warn_if_clipping_per_replica(flow, optimizer):
+    """UserWarning when Keras would clip each replica's gradient before the all-reduce.
+
+    Keras 3 on TensorFlow applies ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` to every
+    replica's share of the gradient before summing the shares (``keras.optimizers`` clips in
+    ``_backend_apply_gradients``, ahead of the all-reduce in ``_backend_update_step``), so the
+    same recipe trains differently on 1 and on several devices whenever clipping is active.
+    """
+    if optimizer is None or num_replicas(flow) < 2:
+        return
+    clipping = {name: getattr(optimizer, name, None) for name in ("clipnorm", "global_clipnorm", "clipvalue")}
+    clipping = {name: value for name, value in clipping.items() if value is not None}
+    if clipping:
+        settings = ", ".join(f"{name}={value}" for name, value in clipping.items())
+        warnings.warn(
+            f"{type(flow).__name__}.fit on {num_replicas(flow)} replicas with {settings}: Keras clips each "
+            "replica's share of the gradient before the shares are summed, so training differs from one "
+            "device whenever clipping is active (book/scaling_out.md). Train without gradient clipping "
+            "to get the one-device trajectory.", UserWarning, stacklevel=3)
 
 
 def _is_array(data) -> bool:
