@@ -197,6 +197,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) -m benchmarks.speed
 	$(PY) -m benchmarks.profile
+	$(PY) -m benchmarks.distributed
 	$(PY) -m benchmarks.run
 
 bench-speed: $(STAMP)
