@@ -154,4 +154,3 @@ def num_replicas(model) -> int:
     if BACKEND == "tensorflow":
         return int(model.distribute_strategy.num_replicas_in_sync)
     return 1
-

@@ -194,7 +194,11 @@ class Flow(keras.Model):
           the last finite weights restored.
 
         The optimizer's slots are created first, so that the training step is traced once instead
-        of twice (Adam would otherwise create them inside the first trace).
+        of twice (Adam would otherwise create them inside the first trace); for a flow built under a
+        ``tf.distribute`` strategy they are created in that strategy's scope, so ``fit`` may be called
+        outside it. On more than one replica with ``clipnorm``, ``global_clipnorm`` or ``clipvalue``
+        set, a ``UserWarning`` says that Keras clips each replica's share of the gradient before the
+        shares are summed (book/scaling_out.md).
         """
         if _is_array(x):
             n = len(x)
