@@ -4,7 +4,8 @@ Subpackages and modules:
 
 * :mod:`gaussianization.gauss_keras` — the Keras 3 flow library;
 * :mod:`gaussianization.datasets` — two moons and spiral with exact log-densities;
-* :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics;
+* :mod:`gaussianization.metrics` — NLL, KL gap to the truth, RBIG diagnostics, k-NN baselines;
+* :mod:`gaussianization.information` — total correlation, entropy and mutual information by RBIG;
 * :mod:`gaussianization.tutorial` — the chapter-2 teaching code (Newton's method, the banana target);
 * :mod:`gaussianization.plotting` — the book's one plotting style (needs the ``plot`` extra);
 * :mod:`gaussianization.notebook` — :func:`setup`, the first call of every chapter, and

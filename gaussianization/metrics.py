@@ -44,6 +44,7 @@ __all__ = [
     "gaussian_negentropy",
     "joint_entropy",
     "kl_gap",
+    "ksg_mutual_information",
     "marginal_entropy",
     "marginal_negentropy",
     "mean_nll",
@@ -119,10 +120,34 @@ def marginal_entropy(z, k: int = 5) -> np.ndarray:
     """Per-coordinate differential entropy (nats), z (n, d) → (d,).
 
     H_i = :func:`joint_entropy` of the column z[:, i] (the 1-D
-    Kozachenko–Leonenko estimator, V_1 = 2).
+    Kozachenko–Leonenko estimator, V_1 = 2), computed from the sorted column:
+    the k-th nearest neighbour of a point lies in one of the k + 1 windows of
+    k + 1 consecutive sorted values that contain it. Requires 1 ≤ k < n.
     """
     z = _as_sample(z, min_n=2)
-    return np.array([joint_entropy(z[:, i : i + 1], k=k) for i in range(z.shape[1])])
+    n = z.shape[0]
+    k = check_int(k, "k", 1, "marginal_entropy")
+    if not 1 <= k < n:
+        raise ValueError(f"k must satisfy 1 ≤ k < n = {n}, got {k}")
+    eps = _knn_distance_1d(np.sort(z, axis=0), k)
+    if np.any(eps <= 0.0):
+        raise ValueError(
+            f"z has a column with k + 1 = {k + 1} or more identical values; the k-NN entropy estimate is −∞"
+        )
+    return digamma(n) - digamma(k) + np.log(2.0) + np.log(eps).mean(axis=0)
+
+
+def _knn_distance_1d(s: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each value of every sorted column of s (n, d) to its k-th nearest other value."""
+    n, d = s.shape
+    pad = np.full((k, d), np.inf)
+    padded = np.concatenate([-pad, s, pad])
+    eps = np.full((n, d), np.inf)
+    for left in range(k + 1):  # the window holds `left` values below the point and k - left above
+        below = s - padded[k - left : k - left + n]
+        above = padded[2 * k - left : 2 * k - left + n] - s
+        eps = np.minimum(eps, np.maximum(below, above))
+    return eps
 
 
 def marginal_negentropy(z, k: int = 5) -> np.ndarray:
@@ -162,6 +187,32 @@ def information(z, k: int = 5) -> tuple[float, float]:
     """``(gaussian_negentropy(z), total_correlation(z))``: the pair RBIG diagnostics record per block
     (pass it as ``information=`` to ``fit_rbig`` / ``initialize_flow_from_ig``)."""
     return gaussian_negentropy(z, k=k), total_correlation(z, k=k)
+
+
+def ksg_mutual_information(x, y, k: int = 3) -> float:
+    """Mutual information I(X; Y) in nats by the Kraskov–Stögbauer–Grassberger estimator (their
+    algorithm 1; Kraskov, Stögbauer & Grassberger 2004).
+
+    x (n, d_x), y (n, d_y) paired rows (1-D arrays are one column):
+    I = ψ(k) + ψ(n) − mean_i [ψ(n_x,i + 1) + ψ(n_y,i + 1)], with ε_i the max-norm distance from
+    (x_i, y_i) to its k-th nearest neighbour in the joint space and n_x,i (n_y,i) the number of
+    other points strictly within ε_i of x_i (y_i). Requires 1 ≤ k < n; ValueError for unpaired
+    rows and non-finite values.
+    """
+    x = _as_sample(np.asarray(x, dtype=np.float64).reshape(len(x), -1), "x", min_n=2)
+    y = _as_sample(np.asarray(y, dtype=np.float64).reshape(len(y), -1), "y", min_n=2)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+    n = x.shape[0]
+    k = check_int(k, "k", 1, "ksg_mutual_information")
+    if not 1 <= k < n:
+        raise ValueError(f"k must satisfy 1 ≤ k < n = {n}, got {k}")
+    joint = np.concatenate([x, y], axis=1)
+    eps = cKDTree(joint).query(joint, k=k + 1, p=np.inf)[0][:, k]
+    radius = np.nextafter(eps, 0.0)  # "strictly within": exclude points at exactly ε_i
+    n_x = cKDTree(x).query_ball_point(x, radius, p=np.inf, return_length=True) - 1
+    n_y = cKDTree(y).query_ball_point(y, radius, p=np.inf, return_length=True) - 1
+    return float(digamma(k) + digamma(n) - np.mean(digamma(n_x + 1) + digamma(n_y + 1)))
 
 
 def round_trip_errors(x, x_back) -> np.ndarray:
