@@ -2,9 +2,9 @@
 
 The accuracy bounds of the first test are the issue's targets (mean absolute error over 5 draws,
 n = 10,000): 0.05 nats + 1 % of T at d = 10 and 0.10 nats + 1 % of T at d = 32. Measured here
-(10 draws each, seeds 0–9 of ``_gaussian``): d = 10 mean |error| ≈ 0.011 (s.d. of the error
-0.016), d = 32 ≈ 0.05 (s.d. 0.066). The other bounds are 4 measured standard deviations of the
-error over 10 draws plus the measured mean error, each stated where it is used.
+(4 draws each, seeds 0–3 of ``_gaussian``): errors +0.003, +0.009, −0.016, +0.007 at d = 10 and
++0.072, +0.020, +0.063, +0.016 at d = 32. The other bounds are the measured mean error plus 4
+standard deviations over 10 seeds (n = 5,000), each stated where it is used.
 """
 
 from __future__ import annotations
@@ -71,23 +71,23 @@ def test_entropy_of_a_gaussian_with_unequal_scales():
     cov = corr * np.outer(scales, scales)
     x = rng.multivariate_normal(np.zeros(5), cov, size=5000)
     truth = 0.5 * np.linalg.slogdet(2.0 * np.pi * np.e * cov)[1]
-    assert abs(info.entropy(x) - truth) <= 0.16  # measured −0.036 ± 0.031
+    assert abs(info.entropy(x) - truth) <= 0.14  # measured −0.028 ± 0.027
 
 
 def test_entropy_of_linearly_mixed_non_gaussian_sources():
     x, truth = _mixed_sources(4, 5000, 0)
-    assert abs(info.entropy(x) - truth) <= 0.11  # H(AS) = Σ H(S_i) + log|det A|; measured +0.006 ± 0.025
+    assert abs(info.entropy(x) - truth) <= 0.12  # H(AS) = Σ H(S_i) + log|det A|; measured +0.006 ± 0.027
 
 
 def test_mutual_information_of_gaussian_blocks():
     x, corr = _gaussian(4, 5000, 0)
     truth = gaussian_tc(corr) - gaussian_tc(corr[:2, :2]) - gaussian_tc(corr[2:, 2:])
-    assert abs(info.mutual_information(x[:, :2], x[:, 2:]) - truth) <= 0.10  # measured −0.012 ± 0.020
+    assert abs(info.mutual_information(x[:, :2], x[:, 2:]) - truth) <= 0.12  # measured −0.014 ± 0.026
 
 
 def test_mutual_information_of_independent_blocks_is_near_zero():
     x = np.random.default_rng(0).standard_normal((5000, 4))
-    assert abs(info.mutual_information(x[:, :2], x[:, 2:])) <= 0.07  # measured −0.000 ± 0.016
+    assert abs(info.mutual_information(x[:, :2], x[:, 2:])) <= 0.07  # measured −0.006 ± 0.015
 
 
 def test_total_correlation_ignores_monotone_maps_of_the_coordinates():
@@ -98,7 +98,7 @@ def test_total_correlation_ignores_monotone_maps_of_the_coordinates():
     ranks = estimate.starts["ranks"]
     same = info.estimate(x).starts["ranks"]
     np.testing.assert_allclose(ranks[0], same[0], atol=1e-9)
-    assert abs(estimate.total_correlation - gaussian_tc(corr)) <= 0.06  # measured +0.000 ± 0.014
+    assert abs(estimate.total_correlation - gaussian_tc(corr)) <= 0.06  # measured −0.001 ± 0.013
 
 
 def test_one_dimension():
@@ -114,8 +114,9 @@ def test_estimate_records_both_starts_and_reports_progress():
     seen = []
     result = info.estimate(x, progress=lambda start, layer, delta: seen.append((start, layer)))
     assert set(result.starts) == {"linear", "ranks"}
-    sums = [float(np.sum(layers[:summed])) for layers, summed in result.starts.values()]
-    assert result.total_correlation == max(sums)
+    layers, summed = result.starts[result.chosen]
+    assert result.chosen == max(result.starts, key=lambda start: result.starts[start][0][0])
+    assert result.total_correlation == float(np.sum(layers[:summed]))
     assert result.entropy == pytest.approx(result.marginal_entropies.sum() - result.total_correlation)
     assert {start for start, _ in seen} == {"linear", "ranks"}
     assert all(layer >= 1 for _, layer in seen) and result.null_sd > 0
@@ -165,13 +166,13 @@ def test_bad_options_and_unpaired_rows():
 
 def test_estimates_through_a_flow():
     """H(X) = H(Z) − E log|det J_f|: an (untrained) invertible flow changes the sample RBIG sees, not
-    the quantity. Bounds: |mean| + 4 s.d. over seeds 0–9 (H −0.003 ± 0.018, T −0.012 ± 0.015, I −0.017 ± 0.018)."""
+    the quantity. Bounds: |mean| + 4 s.d. over seeds 0–9 (H +0.002 ± 0.020, T −0.012 ± 0.014, I −0.018 ± 0.013)."""
     from gaussianization.gauss_keras import make_gaussianization_flow
 
     x, corr = _gaussian(3, 5000, 0)
     flow = make_gaussianization_flow(3, 2, mixture_init_data=x.astype("float32"))
     truth = 0.5 * np.linalg.slogdet(2.0 * np.pi * np.e * corr)[1]
-    assert abs(info.entropy(x, flow=flow) - truth) <= 0.08
-    assert abs(info.total_correlation(x, flow=flow) - gaussian_tc(corr)) <= 0.08
+    assert abs(info.entropy(x, flow=flow) - truth) <= 0.09
+    assert abs(info.total_correlation(x, flow=flow) - gaussian_tc(corr)) <= 0.07
     mi = gaussian_tc(corr) - gaussian_tc(corr[1:, 1:])
-    assert abs(info.mutual_information(x[:, :1], x[:, 1:], flow=flow) - mi) <= 0.10
+    assert abs(info.mutual_information(x[:, :1], x[:, 1:], flow=flow) - mi) <= 0.08
